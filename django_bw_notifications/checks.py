@@ -1,0 +1,151 @@
+"""System checks: malformed settings and unsafe deployments, found at startup.
+
+Ids are ``bw_notifications.E0nn`` (errors) and ``bw_notifications.W0nn`` (warnings).
+Numbers are never reused; a retired id stays listed here as a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
+
+from .conf import PREFIX, SECRET_HEADERS
+
+_MISSING = object()
+
+
+def _setting(name: str) -> Any:
+    return getattr(settings, PREFIX + name, _MISSING)
+
+
+@register(Tags.security)
+def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
+    """E001/E002 for malformed credentials; W001 for none with DEBUG off."""
+    value = _setting("BASIC_AUTH")
+    if value is _MISSING or value is None or (isinstance(value, (list, tuple)) and not value):
+        if settings.DEBUG:
+            return []
+        return [
+            Warning(
+                "BW_NOTIFICATIONS_BASIC_AUTH is empty: anyone who finds the notification "
+                "URL can post notifications.",
+                hint="Set BW_NOTIFICATIONS_BASIC_AUTH = [(username, password)] and give the "
+                "same pair to Bandwidth as the subscription's CallbackCredentials.",
+                id="bw_notifications.W001",
+            )
+        ]
+    if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
+        return [
+            Error(
+                "BW_NOTIFICATIONS_BASIC_AUTH must be a list of (username, password) pairs "
+                "of non-empty strings.",
+                hint='For example: [("bandwidth", "a-long-random-password")].',
+                id="bw_notifications.E001",
+            )
+        ]
+    return [
+        Error(
+            f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the username contains ':', "
+            "which HTTP Basic authentication cannot carry.",
+            hint="Choose a username without ':'.",
+            id="bw_notifications.E002",
+        )
+        for index, (username, _password) in enumerate(value)
+        if ":" in username
+    ]
+
+
+@register()
+def check_max_body_size(**kwargs: Any) -> list[CheckMessage]:
+    """E003: the body size cap must be a positive integer."""
+    value = _setting("MAX_BODY_SIZE")
+    if value is _MISSING or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return []
+    return [
+        Error(
+            f"BW_NOTIFICATIONS_MAX_BODY_SIZE must be a positive integer (bytes), got {value!r}.",
+            hint="Leave it unset for the default (1 MiB, about 17,000 telephone numbers).",
+            id="bw_notifications.E003",
+        )
+    ]
+
+
+@register()
+def check_realm(**kwargs: Any) -> list[CheckMessage]:
+    """E004: the realm must fit in an HTTP header."""
+    value = _setting("REALM")
+    if value is _MISSING:
+        return []
+    if isinstance(value, str) and value and value.isprintable():
+        try:
+            value.encode("latin-1")
+            return []
+        except UnicodeEncodeError:
+            pass
+    return [
+        Error(
+            f"BW_NOTIFICATIONS_REALM must be a non-empty, printable Latin-1 string, got {value!r}.",
+            hint='For example: "Bandwidth notifications".',
+            id="bw_notifications.E004",
+        )
+    ]
+
+
+@register()
+def check_stored_headers(**kwargs: Any) -> list[CheckMessage]:
+    """E005 for a malformed header list; W002 when it names a secret header."""
+    value = _setting("STORED_HEADERS")
+    if value is _MISSING:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(name, str) and name for name in value
+    ):
+        return [
+            Error(
+                "BW_NOTIFICATIONS_STORED_HEADERS must be a list of header names.",
+                hint='For example: ["Content-Type", "User-Agent"].',
+                id="bw_notifications.E005",
+            )
+        ]
+    secret = sorted(name for name in value if name.lower() in SECRET_HEADERS)
+    if secret:
+        return [
+            Warning(
+                f"BW_NOTIFICATIONS_STORED_HEADERS lists {', '.join(secret)}; "
+                "headers that carry secrets are never stored.",
+                hint="Remove them from the list.",
+                id="bw_notifications.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.urls)
+def check_url_included(**kwargs: Any) -> list[CheckMessage]:
+    """W003: the app is installed but its endpoint is not routed."""
+    try:
+        reverse("bw_notifications:webhook")
+    except NoReverseMatch:
+        return [
+            Warning(
+                "The Bandwidth notification endpoint is not in the URLconf, so no "
+                "notification can be received.",
+                hint='Add path("bandwidth/notifications/", '
+                'include("django_bw_notifications.urls")) to your urlpatterns.',
+                id="bw_notifications.W003",
+            )
+        ]
+    return []
+
+
+def _is_pair(item: object) -> bool:
+    return (
+        isinstance(item, Sequence)
+        and not isinstance(item, str)
+        and len(item) == 2
+        and all(isinstance(part, str) and part for part in item)
+    )

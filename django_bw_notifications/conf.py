@@ -1,0 +1,56 @@
+"""The package's settings, read from ``django.conf.settings`` on every access.
+
+Each property is one ``BW_NOTIFICATIONS_<NAME>`` setting with its default. Nothing is
+cached or written back into ``settings``, so ``override_settings`` works in tests. Shape
+errors are reported by the system checks in :mod:`django_bw_notifications.checks`; the
+properties return what is set, and code that uses them must not assume more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+
+PREFIX = "BW_NOTIFICATIONS_"
+
+#: Request headers that may hold secrets: never stored, even when listed.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class Settings:
+    """Typed access to every ``BW_NOTIFICATIONS_*`` setting."""
+
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(settings, PREFIX + name, default)
+
+    @property
+    def BASIC_AUTH(self) -> Sequence[tuple[str, str]]:
+        """``(username, password)`` pairs; any one is accepted. Empty: no authentication."""
+        value = self._get("BASIC_AUTH", ())
+        return value if value is not None else ()
+
+    @property
+    def REALM(self) -> str:
+        """The realm sent in ``WWW-Authenticate: Basic realm="…"``."""
+        return str(self._get("REALM", "Bandwidth notifications"))
+
+    @property
+    def MAX_BODY_SIZE(self) -> int:
+        """Largest body accepted, in bytes (1 MiB: room for ~17,000 padded numbers)."""
+        return int(self._get("MAX_BODY_SIZE", 1024 * 1024))
+
+    @property
+    def STORED_HEADERS(self) -> Sequence[str]:
+        """Request headers copied onto each stored notification (an allow-list)."""
+        return tuple(
+            self._get(
+                "STORED_HEADERS",
+                ("Content-Type", "Content-Length", "User-Agent", "X-Forwarded-For", "X-Real-IP"),
+            )
+        )
+
+
+#: The one settings object the package reads.
+app_settings = Settings()

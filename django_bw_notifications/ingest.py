@@ -1,0 +1,163 @@
+"""Store a parsed notification durably, recognise duplicates, schedule its dispatch.
+
+Independent of the wire format: the XML view feeds it today, a spool drain or a JSON
+(subscriptions v2) receiver can feed it tomorrow.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import dispatch
+from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
+from .parsing import ParsedNotification
+
+__all__ = ["StoreResult", "ingest", "record_rejection", "store"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """The stored notification and whether this delivery created it."""
+
+    notification: Notification
+    #: False when an identical notification was already stored (a duplicate).
+    created: bool
+
+
+def store(
+    parsed: ParsedNotification,
+    *,
+    remote_addr: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> StoreResult:
+    """Write ``parsed`` and its telephone numbers in one transaction.
+
+    Two INSERTs whatever the number of telephone numbers (one on PostgreSQL for all
+    numbers; SQLite splits very large batches). A duplicate (same fingerprint) is
+    recognised through the unique index, so concurrent copies cannot both be created;
+    the existing row's ``duplicate_count`` is incremented instead.
+    """
+    db = router.db_for_write(Notification)
+    notification = Notification(
+        subscription_id=parsed.subscription_id,
+        order_type=parsed.order_type,
+        order_id=parsed.order_id,
+        customer_order_id=parsed.customer_order_id,
+        status=parsed.status,
+        message=parsed.message,
+        note=parsed.note,
+        event_type=parsed.event_type,
+        last_modified_date=_db_datetime(parsed.last_modified_date),
+        last_modified_date_text=parsed.last_modified_date_text,
+        actual_foc_date=_db_datetime(parsed.actual_foc_date),
+        actual_foc_date_text=parsed.actual_foc_date_text,
+        extra=dict(parsed.extra),
+        telephone_number_count=len(parsed.telephone_numbers),
+        raw_body=parsed.text,
+        fingerprint=parsed.fingerprint,
+        remote_addr=remote_addr,
+        headers=headers or {},
+    )
+    try:
+        with transaction.atomic(using=db):
+            notification.save(using=db, force_insert=True)
+            if parsed.telephone_numbers:
+                TelephoneNumber.objects.using(db).bulk_create(
+                    TelephoneNumber(
+                        notification=notification, number=tn.number, e164=tn.e164, kind=tn.kind
+                    )
+                    for tn in parsed.telephone_numbers
+                )
+    except IntegrityError:
+        existing = Notification.objects.using(db).filter(fingerprint=notification.fingerprint).first()
+        if existing is None:
+            raise  # not the fingerprint: a real integrity problem
+        now = timezone.now()
+        Notification.objects.using(db).filter(pk=existing.pk).update(
+            duplicate_count=F("duplicate_count") + 1, last_duplicate_at=now
+        )
+        existing.duplicate_count += 1
+        existing.last_duplicate_at = now
+        return StoreResult(existing, created=False)
+    return StoreResult(notification, created=True)
+
+
+def ingest(
+    parsed: ParsedNotification,
+    *,
+    remote_addr: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> StoreResult:
+    """Store ``parsed`` and dispatch it once the transaction commits.
+
+    A new notification is dispatched; a duplicate is not, unless the first copy's
+    dispatch failed, in which case the duplicate retries it (exactly once, even when
+    copies arrive concurrently). Outside a transaction, dispatch runs immediately.
+    """
+    result = store(parsed, remote_addr=remote_addr, headers=headers)
+    notification = result.notification
+    db = notification._state.db or "default"
+    if result.created:
+        transaction.on_commit(
+            partial(dispatch.dispatch, notification), using=db, robust=True
+        )
+    elif notification.processing_state == ProcessingState.FAILED:
+        transaction.on_commit(
+            partial(dispatch.retry_failed, notification.pk, db), using=db, robust=True
+        )
+    return result
+
+
+def record_rejection(
+    *,
+    status_code: int,
+    reason: str,
+    body: bytes,
+    body_size: int,
+    content_type: str,
+    remote_addr: str | None,
+    headers: dict[str, str],
+) -> RejectedDelivery | None:
+    """Keep a refused authenticated delivery for audit; None if it could not be stored.
+
+    Never raises: the sender gets its 4xx whatever happens here.
+    """
+    try:
+        with transaction.atomic(using=router.db_for_write(RejectedDelivery)):
+            return RejectedDelivery.objects.create(
+                status_code=status_code,
+                reason=reason,
+                body=body,
+                body_size=body_size,
+                content_type=content_type[:255],
+                remote_addr=remote_addr,
+                headers=headers,
+            )
+    except DatabaseError:
+        logger.exception(
+            "Could not store a rejected delivery (%s %s); its body follows:\n%r",
+            status_code,
+            reason,
+            body,
+        )
+        return None
+
+
+def _db_datetime(value: datetime | None) -> datetime | None:
+    # With USE_TZ off, Django stores naive local datetimes and refuses aware ones.
+    if value is None or settings.USE_TZ:
+        return value
+    try:
+        return timezone.make_naive(value)
+    except (OverflowError, ValueError):
+        return None

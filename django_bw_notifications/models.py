@@ -1,0 +1,149 @@
+"""What is stored: every notification, its telephone numbers, and refused deliveries.
+
+Order types, statuses and event types are open strings (never choices): Bandwidth adds
+new ones, and a notification must never be refused for a name we do not know yet.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from .parsing import MAX_LENGTHS
+
+
+class ProcessingState(models.TextChoices):
+    """Where a stored notification is in its dispatch to the host's receivers."""
+
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One notification as Bandwidth sent it, plus what we did with it.
+
+    Text fields hold values as sent (whitespace stripped, case kept), ``""`` when the
+    element was absent; dates are ``None`` when absent or unparseable, and the text as
+    sent is kept beside them.
+    """
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    subscription_id = models.CharField(max_length=MAX_LENGTHS["SubscriptionId"], blank=True)
+    order_type = models.CharField(max_length=MAX_LENGTHS["OrderType"], blank=True)
+    order_id = models.CharField(max_length=MAX_LENGTHS["OrderId"], blank=True, db_index=True)
+    customer_order_id = models.CharField(
+        max_length=MAX_LENGTHS["CustomerOrderId"], blank=True, db_index=True
+    )
+    status = models.CharField(max_length=MAX_LENGTHS["Status"], blank=True)
+    message = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    event_type = models.CharField(max_length=MAX_LENGTHS["EventType"], blank=True)
+    last_modified_date = models.DateTimeField(null=True, blank=True)
+    last_modified_date_text = models.CharField(
+        max_length=MAX_LENGTHS["LastModifiedDate"],
+        blank=True,
+        help_text="LastModifiedDate as sent, kept even when it could not be parsed.",
+    )
+    actual_foc_date = models.DateTimeField(null=True, blank=True)
+    actual_foc_date_text = models.CharField(
+        max_length=MAX_LENGTHS["ActualFocDate"],
+        blank=True,
+        help_text="ActualFocDate as sent, kept even when it could not be parsed.",
+    )
+    extra = models.JSONField(
+        default=dict, blank=True, help_text="Elements this version does not know, by name."
+    )
+    telephone_number_count = models.PositiveIntegerField(default=0)
+
+    raw_body = models.TextField(help_text="The body as received, decoded to text.")
+    fingerprint = models.CharField(
+        max_length=64,
+        unique=True,
+        help_text="SHA-256 of the parsed content; equal fingerprints are duplicates.",
+    )
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(
+        default=dict, blank=True, help_text="Allow-listed request headers (never credentials)."
+    )
+    duplicate_count = models.PositiveIntegerField(
+        default=0, help_text="How many identical copies arrived after this one."
+    )
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
+
+    processing_state = models.CharField(
+        max_length=16,
+        choices=ProcessingState.choices,
+        default=ProcessingState.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Dispatches run so far.")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(
+        blank=True, help_text="Receivers that raised on the last dispatch, with tracebacks."
+    )
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        indexes = [
+            models.Index(fields=["order_type", "status"], name="bw_notif_type_status_idx"),
+            models.Index(fields=["event_type"], name="bw_notif_event_type_idx"),
+        ]
+        permissions = [("replay_notification", "Can replay the signals of a notification")]
+
+    def __str__(self) -> str:
+        if self.order_type:
+            what = f"{self.order_type} {self.order_id or '(no order id)'} {self.status}"
+        else:
+            what = f"event {self.event_type}"
+        return f"{what} #{self.pk}"
+
+
+class TelephoneNumber(models.Model):
+    """One telephone number listed in a notification."""
+
+    class Kind(models.TextChoices):
+        COMPLETED = "completed", "CompletedTelephoneNumbers"
+        IMPACTED = "impacted", "ImpactedTelephoneNumbers"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="telephone_numbers"
+    )
+    #: As sent, whitespace stripped.
+    number = models.CharField(max_length=MAX_LENGTHS["TelephoneNumber"], db_index=True)
+    #: ``+1`` added to 10-digit NANP numbers, ``+…`` kept, else empty.
+    e164 = models.CharField(max_length=16, blank=True, db_index=True, verbose_name="E.164")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class RejectedDelivery(models.Model):
+    """An authenticated delivery that was refused (4xx), kept for audit and recovery.
+
+    Bandwidth never sends a notification twice, so even a body we cannot parse is kept.
+    """
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status_code = models.PositiveSmallIntegerField()
+    reason = models.TextField()
+    body = models.BinaryField(blank=True, help_text="The body as received (empty if too large).")
+    body_size = models.PositiveIntegerField(
+        help_text="Bytes received, or declared in Content-Length when too large to read."
+    )
+    content_type = models.CharField(max_length=255, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        verbose_name_plural = "rejected deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.status_code} {self.reason[:60]} #{self.pk}"

@@ -1,0 +1,332 @@
+"""Turn the bytes Bandwidth POSTs into a frozen :class:`ParsedNotification`.
+
+Pure Python: no Django imports, so it can be tested, benchmarked and reused (a spool
+drain, a future JSON adapter) on its own. Every failure is a
+:class:`NotificationParseError` whose message is one line a person can act on.
+
+Safety: the XML is parsed by defusedxml with DTDs forbidden, so entity expansion
+(billion laughs, quadratic blowup), external entities and external DTDs are refused
+before they can do anything.
+
+Tolerance (see BANDWIDTH.md section 3): any element order, with or without an XML
+declaration, any declared encoding (BOM or declaration), padding whitespace, comments,
+CDATA, character references, unknown elements (kept in :attr:`ParsedNotification.extra`),
+a missing ``OrderId``, event numbers under either list name, and dates that do not parse
+(kept as text).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
+from defusedxml.ElementTree import fromstring
+
+__all__ = [
+    "MAX_LENGTHS",
+    "NotificationParseError",
+    "ParsedNotification",
+    "TelephoneNumber",
+    "decode_body",
+    "parse_notification",
+    "to_e164",
+]
+
+
+class NotificationParseError(ValueError):
+    """The body is not a notification we can store; ``str(err)`` says why, in one line."""
+
+
+#: Longest value accepted per element; longer ones are refused rather than truncated.
+#: They bound the indexed columns (a PostgreSQL btree entry must stay under ~2.7 kB).
+#: ``Message`` and ``Note`` are free text and bounded only by the body size cap.
+MAX_LENGTHS: Mapping[str, int] = {
+    "SubscriptionId": 255,
+    "OrderType": 100,
+    "OrderId": 255,
+    "CustomerOrderId": 255,
+    "Status": 100,
+    "EventType": 100,
+    "LastModifiedDate": 100,
+    "ActualFocDate": 100,
+    "TelephoneNumber": 64,
+}
+
+#: Element name -> attribute of ParsedNotification, for the text-only elements we know.
+_SCALARS: Mapping[str, str] = {
+    "SubscriptionId": "subscription_id",
+    "OrderType": "order_type",
+    "OrderId": "order_id",
+    "CustomerOrderId": "customer_order_id",
+    "Status": "status",
+    "Message": "message",
+    "Note": "note",
+    "EventType": "event_type",
+    "LastModifiedDate": "last_modified_date_text",
+    "ActualFocDate": "actual_foc_date_text",
+}
+
+#: Lists of numbers; the value is how each number records where it came from.
+_NUMBER_LISTS: Mapping[str, Literal["completed", "impacted"]] = {
+    "CompletedTelephoneNumbers": "completed",
+    "ImpactedTelephoneNumbers": "impacted",
+}
+
+# Unknown elements are kept as nested dicts; deeper than this is refused, so a
+# hostile 200,000-level nest cannot exhaust the stack when it is converted to JSON.
+_MAX_EXTRA_DEPTH = 16
+
+_NANP = re.compile(r"[0-9]{10}")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+# Only ASCII can come before the encoding name, whatever the encoding (XML 1.0 §4.3.3).
+_DECLARED_ENCODING = re.compile(
+    rb"<\?xml[^>]{0,200}?\bencoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._-]{0,39})[\"']"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TelephoneNumber:
+    """One telephone number of a notification."""
+
+    #: The number as sent, whitespace stripped (``9195551234`` or ``+19195551234``).
+    number: str
+    #: E.164 form: ``+1`` added to 10-digit NANP numbers, ``+…`` kept, else ``""``.
+    e164: str
+    #: The list it came from: ``"completed"`` or ``"impacted"``.
+    kind: Literal["completed", "impacted"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedNotification:
+    """Everything one notification says, values as sent (stripped), ``""`` when absent."""
+
+    subscription_id: str = ""
+    order_type: str = ""
+    order_id: str = ""
+    customer_order_id: str = ""
+    status: str = ""
+    message: str = ""
+    note: str = ""
+    event_type: str = ""
+    #: ``LastModifiedDate`` as an aware UTC datetime, or None if absent or unparseable.
+    last_modified_date: datetime | None = None
+    #: ``LastModifiedDate`` exactly as sent (stripped), kept even when it does not parse.
+    last_modified_date_text: str = ""
+    actual_foc_date: datetime | None = None
+    actual_foc_date_text: str = ""
+    telephone_numbers: tuple[TelephoneNumber, ...] = ()
+    #: Elements this version does not know, by name: text, or a dict for nested ones,
+    #: or a list when repeated. Treat as read-only.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The body decoded to text (the declared or BOM-detected encoding honoured).
+    text: str = ""
+
+    @property
+    def kind(self) -> Literal["order", "event"]:
+        """``"event"`` for event notifications (no ``OrderType``), else ``"order"``."""
+        return "event" if self.event_type and not self.order_type else "order"
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the content, so the same notification re-sent is recognised.
+
+        Built from every parsed value (numbers in order, unknown elements included), not
+        from the bytes: a copy that differs only in whitespace, comments, element order
+        or XML declaration is the same notification.
+        """
+        content = {
+            name: getattr(self, attr) for name, attr in _SCALARS.items()
+        }
+        content["TelephoneNumbers"] = [[tn.kind, tn.number] for tn in self.telephone_numbers]
+        content["extra"] = self.extra
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def to_e164(number: str) -> str:
+    """Return the E.164 form of ``number``, or ``""`` when it has none we can be sure of."""
+    if _NANP.fullmatch(number):
+        return "+1" + number
+    if _E164.fullmatch(number):
+        return number
+    return ""
+
+
+def decode_body(body: bytes) -> str:
+    """Decode an XML body the way an XML processor would (XML 1.0 appendix F).
+
+    A byte-order mark wins; then a BOM-less UTF-16 start; then the encoding named in the
+    XML declaration; UTF-8 otherwise.
+    """
+    encoding = _detect_encoding(body)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise NotificationParseError(
+            f"the XML declaration names an unknown encoding {encoding!r}"
+        ) from None
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise NotificationParseError(
+            f"the body is not valid {encoding}: byte 0x{body[err.start]:02x} at offset {err.start}"
+        ) from None
+
+
+def parse_notification(body: bytes) -> ParsedNotification:
+    """Parse one notification body. Raises :class:`NotificationParseError`."""
+    if not body.strip():
+        raise NotificationParseError("the body is empty; expected a <Notification> XML document")
+    text = decode_body(body)
+    root = _parse_xml(text)
+    if _local_name(root.tag) != "Notification":
+        raise NotificationParseError(
+            f"the root element is <{_local_name(root.tag)}>; expected <Notification>"
+        )
+
+    values: dict[str, str] = {}
+    numbers: list[TelephoneNumber] = []
+    extra: dict[str, Any] = {}
+    for child in root:
+        name = _local_name(child.tag)
+        if name in _SCALARS:
+            if name in values:
+                raise NotificationParseError(f"<{name}> appears more than once")
+            values[name] = _text_only(child, name)
+        elif name in _NUMBER_LISTS:
+            numbers.extend(_numbers(child, _NUMBER_LISTS[name]))
+        else:
+            _add_extra(extra, name, _extra_value(child, name, 1))
+
+    if not values.get("OrderType") and not values.get("EventType"):
+        raise NotificationParseError(
+            "the notification has neither <OrderType> nor <EventType>"
+        )
+    for name, value in values.items():
+        limit = MAX_LENGTHS.get(name)
+        if limit is not None and len(value) > limit:
+            raise NotificationParseError(
+                f"<{name}> is {len(value)} characters long; at most {limit} are accepted"
+            )
+
+    fields = {_SCALARS[name]: value for name, value in values.items()}
+    return ParsedNotification(
+        **fields,
+        last_modified_date=_parse_date(values.get("LastModifiedDate", "")),
+        actual_foc_date=_parse_date(values.get("ActualFocDate", "")),
+        telephone_numbers=tuple(numbers),
+        extra=extra,
+        text=text,
+    )
+
+
+def _detect_encoding(body: bytes) -> str:
+    # UTF-32 BOMs first: the UTF-32-LE BOM begins with the UTF-16-LE one.
+    if body.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if body.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if body.startswith(b"<\x00?\x00"):
+        return "utf-16-le"
+    if body.startswith(b"\x00<\x00?"):
+        return "utf-16-be"
+    match = _DECLARED_ENCODING.match(body.lstrip())
+    if match:
+        return match.group(1).decode("ascii").lower()
+    return "utf-8"
+
+
+def _parse_xml(text: str) -> Element:
+    try:
+        # A str is handed to expat as UTF-8 whatever the declaration says, so the
+        # encoding decision made in decode_body() is the only one.
+        return fromstring(text, forbid_dtd=True)
+    except DTDForbidden:
+        raise NotificationParseError("DTDs (<!DOCTYPE …>) are not allowed") from None
+    except EntitiesForbidden:
+        raise NotificationParseError("entity declarations are not allowed") from None
+    except DefusedXmlException as err:
+        raise NotificationParseError(f"refused unsafe XML: {type(err).__name__}") from None
+    except ParseError as err:
+        raise NotificationParseError(f"not well-formed XML: {err}") from None
+    except RecursionError:  # pragma: no cover - expat itself does not recurse
+        raise NotificationParseError("the XML is nested too deeply") from None
+
+
+def _local_name(tag: object) -> str:
+    # Bandwidth sends no namespace, but a namespaced copy means the same thing.
+    name = str(tag)
+    return name.rpartition("}")[2] if name.startswith("{") else name
+
+
+def _text_only(element: Element, name: str) -> str:
+    if len(element):
+        raise NotificationParseError(
+            f"<{name}> must contain text only, but it contains <{_local_name(element[0].tag)}>"
+        )
+    return (element.text or "").strip()
+
+
+def _numbers(
+    element: Element, kind: Literal["completed", "impacted"]
+) -> list[TelephoneNumber]:
+    numbers = []
+    for child in element:
+        if _local_name(child.tag) != "TelephoneNumber":
+            continue  # unknown siblings stay in the raw body
+        number = _text_only(child, "TelephoneNumber")
+        if not number:
+            continue
+        if len(number) > MAX_LENGTHS["TelephoneNumber"]:
+            raise NotificationParseError(
+                f"a <TelephoneNumber> is {len(number)} characters long; "
+                f"at most {MAX_LENGTHS['TelephoneNumber']} are accepted"
+            )
+        numbers.append(TelephoneNumber(number=number, e164=to_e164(number), kind=kind))
+    return numbers
+
+
+def _extra_value(element: Element, name: str, depth: int) -> Any:
+    if depth > _MAX_EXTRA_DEPTH:
+        raise NotificationParseError(
+            f"the unknown element <{name}> is nested more than {_MAX_EXTRA_DEPTH} levels deep"
+        )
+    if not len(element):
+        return (element.text or "").strip()
+    nested: dict[str, Any] = {}
+    for child in element:
+        child_name = _local_name(child.tag)
+        _add_extra(nested, child_name, _extra_value(child, name, depth + 1))
+    return nested
+
+
+def _add_extra(target: dict[str, Any], name: str, value: Any) -> None:
+    if name not in target:
+        target[name] = value
+    elif isinstance(target[name], list):
+        target[name].append(value)
+    else:
+        target[name] = [target[name], value]
+
+
+def _parse_date(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            # Bandwidth's dates are UTC ("…Z"); one without an offset is read as UTC too.
+            return parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None

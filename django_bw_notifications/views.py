@@ -1,0 +1,177 @@
+"""The endpoint Bandwidth POSTs to: authenticate, read, parse, store, answer.
+
+Order of the gates, cheapest and least revealing first: method (405), credentials (401
+with a ``WWW-Authenticate`` challenge, before anything is read), size (413, from
+``Content-Length`` before reading, then while reading), content type (415), XML (400).
+Every refusal after authentication is kept as a ``RejectedDelivery``: Bandwidth never
+sends a notification twice.
+
+The view opts out of ``ATOMIC_REQUESTS`` for every database: the notification is
+committed in its own transaction before the response, and receivers run after that
+commit, so nothing a receiver does can roll it back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connections, transaction
+from django.http import HttpRequest, HttpResponse
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from .auth import challenge, credentials_accepted
+from .conf import SECRET_HEADERS, app_settings
+from .ingest import ingest, record_rejection
+from .parsing import NotificationParseError, parse_notification
+
+__all__ = ["WebhookView", "webhook"]
+
+logger = logging.getLogger("django_bw_notifications")
+
+# Types that are certainly not XML. Anything else (including no Content-Type at all) is
+# given to the parser: a notification must not be lost to a mislabelled header.
+_NOT_XML_TYPES = frozenset(
+    {"application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/html"}
+)
+_MAX_HEADER_VALUE = 1000
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, body: bytes = b"", size: int = 0) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.body, self.size = status, reason, body, size
+
+
+class WebhookView(View):
+    """Receive one Bandwidth notification. POST only; HEAD answers 200 for probes."""
+
+    http_method_names = ["post", "head"]
+
+    def head(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(status=200)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        credentials = app_settings.BASIC_AUTH
+        if credentials and not credentials_accepted(
+            request.META.get("HTTP_AUTHORIZATION"), credentials
+        ):
+            # Normal traffic: Bandwidth's first request never carries credentials.
+            logger.debug(
+                "401 challenge to %s (Authorization header %s)",
+                request.META.get("REMOTE_ADDR"),
+                "present" if "HTTP_AUTHORIZATION" in request.META else "absent",
+            )
+            response = HttpResponse(
+                "Authentication required.\n", status=401, content_type="text/plain; charset=utf-8"
+            )
+            response["WWW-Authenticate"] = challenge(app_settings.REALM)
+            return response
+
+        remote_addr = _remote_addr(request)
+        headers = _stored_headers(request)
+        content_type = request.META.get("CONTENT_TYPE", "")
+        try:
+            body = _read_body(request, app_settings.MAX_BODY_SIZE)
+            if content_type.split(";")[0].strip().lower() in _NOT_XML_TYPES:
+                raise _Refused(
+                    415,
+                    f"Content-Type {content_type.split(';')[0].strip()} is not XML; "
+                    "Bandwidth notifications are application/xml",
+                    body,
+                    len(body),
+                )
+            try:
+                parsed = parse_notification(body)
+            except NotificationParseError as err:
+                raise _Refused(400, str(err), body, len(body)) from None
+        except _Refused as refused:
+            logger.warning("Refused a delivery from %s: %s %s", remote_addr, refused.status, refused.reason)
+            record_rejection(
+                status_code=refused.status,
+                reason=refused.reason,
+                body=refused.body,
+                body_size=refused.size,
+                content_type=content_type,
+                remote_addr=remote_addr,
+                headers=headers,
+            )
+            return _text(refused.status, refused.reason)
+
+        try:
+            result = ingest(parsed, remote_addr=remote_addr, headers=headers)
+        except DatabaseError:
+            # Not stored: say so (a 5xx is recorded in Bandwidth's subscription status)
+            # and leave the body in the log, the last place it can be recovered from.
+            logger.exception("Could not store a notification; its body follows:\n%s", parsed.text)
+            return _text(503, "the notification could not be stored; see the server log")
+
+        notification = result.notification
+        logger.info(
+            "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d in %.1f ms",
+            notification.pk,
+            "stored" if result.created else "duplicate",
+            notification.order_type or "-",
+            notification.status or "-",
+            notification.event_type or "-",
+            notification.processing_state,
+            notification.telephone_number_count,
+            (time.perf_counter() - started) * 1000,
+        )
+        return _text(200, "OK")
+
+
+def _text(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    limit_text = f"at most {limit} bytes are accepted (BW_NOTIFICATIONS_MAX_BODY_SIZE)"
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise _Refused(413, f"the body is {declared} bytes; {limit_text}", size=declared)
+    # Reading one byte past the limit tells "exactly at the limit" from "over it"
+    # without ever holding more than limit + 1 bytes.
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise _Refused(413, f"the body is over {limit} bytes; {limit_text}", size=len(body))
+    return body
+
+
+def _remote_addr(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR can be empty or a socket path behind some servers; never let an
+    # invalid value reach an inet column.
+    value = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _stored_headers(request: HttpRequest) -> dict[str, str]:
+    stored = {}
+    for name in app_settings.STORED_HEADERS:
+        if name.lower() in SECRET_HEADERS:
+            continue
+        value = request.headers.get(name)
+        if value is not None:
+            stored[name] = value[:_MAX_HEADER_VALUE]
+    return stored
+
+
+def _non_atomic_everywhere(view):  # type: ignore[no-untyped-def]
+    for alias in connections:
+        view = transaction.non_atomic_requests(using=alias)(view)
+    return view
+
+
+#: The view ``django_bw_notifications.urls`` routes to, ready for any host project:
+#: CSRF-exempt, exempt from ``LoginRequiredMiddleware``, outside ``ATOMIC_REQUESTS``.
+webhook = csrf_exempt(login_not_required(_non_atomic_everywhere(WebhookView.as_view())))

@@ -1,0 +1,126 @@
+"""Shared fixtures: sample payloads, an authenticated poster, a signal recorder."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from django_bw_notifications import signals
+
+PAYLOADS = Path(__file__).parent / "payloads"
+USERNAME, PASSWORD = "bandwidth", "correct-horse-battery-staple"
+
+
+def payload(name: str) -> bytes:
+    """The bytes of a sample payload, by file name prefix (``"01"``) or full name."""
+    matches = sorted(PAYLOADS.glob(f"{name}*.xml"))
+    assert len(matches) == 1, f"{name!r} matches {matches}"
+    return matches[0].read_bytes()
+
+
+def basic(username: str = USERNAME, password: str = PASSWORD) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def notification_xml(
+    *,
+    order_type: str = "orders",
+    status: str = "COMPLETE",
+    order_id: str = "a8ef295b-fcf4-44a7-945c-0520c8f49123",
+    numbers: tuple[str, ...] = ("9195551234",),
+    extra: str = "",
+) -> bytes:
+    """A small order notification in Bandwidth's real-body shape (Status first)."""
+    tns = "".join(f"<TelephoneNumber>{n}</TelephoneNumber>" for n in numbers)
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        f"<Notification><Status>{status}</Status>"
+        "<SubscriptionId>d8274fa6-e49b-469a-93bf-c7dd17615950</SubscriptionId>"
+        f"<OrderId>{order_id}</OrderId><OrderType>{order_type}</OrderType>"
+        f"<CompletedTelephoneNumbers>{tns}</CompletedTelephoneNumbers>{extra}"
+        "</Notification>"
+    ).encode()
+
+
+@pytest.fixture
+def url() -> str:
+    return reverse("bw_notifications:webhook")
+
+
+@pytest.fixture
+def post(client: Client, url: str) -> Callable[..., Any]:
+    """POST a body to the endpoint with valid credentials (override with auth=...)."""
+
+    def _post(
+        body: bytes,
+        *,
+        auth: str | None = basic(),
+        content_type: str = "application/xml; charset=utf-8",
+        **extra: Any,
+    ) -> Any:
+        if auth is not None:
+            extra["HTTP_AUTHORIZATION"] = auth
+        return client.post(url, data=body, content_type=content_type, **extra)
+
+    return _post
+
+
+@dataclass
+class Recorder:
+    """Every (signal, kwargs) a connected signal delivered, thread-safe."""
+
+    calls: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, signal: Any, **kwargs: Any) -> None:
+        with self.lock:
+            self.calls.append((signal, kwargs))
+
+    def fired(self, signal: Any) -> list[dict[str, Any]]:
+        return [kwargs for sent, kwargs in self.calls if sent is signal]
+
+
+@pytest.fixture
+def recorder() -> Iterator[Callable[..., Recorder]]:
+    """Connect a Recorder to the given signals; disconnected after the test."""
+    connected: list[tuple[Any, Recorder]] = []
+
+    def _connect(*wanted: Any) -> Recorder:
+        rec = Recorder()
+        for signal in wanted or (signals.notification_received,):
+            signal.connect(rec, weak=False)
+            connected.append((signal, rec))
+        return rec
+
+    yield _connect
+    for signal, rec in connected:
+        signal.disconnect(rec)
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., None]]:
+    """Connect a receiver function to a signal for one test only."""
+    connected: list[tuple[Any, Any]] = []
+
+    def _connect(signal: Any, receiver: Any) -> None:
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+
+    yield _connect
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
+
+
+on_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (run with DB=postgres)"
+)
