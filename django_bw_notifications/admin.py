@@ -116,7 +116,9 @@ class NotificationAdmin(_ReadOnlyAdmin):
             results = results | queryset.filter(pk__in=matching)
         return results, may_have_duplicates
 
-    @admin.action(description="Replay signals for the selected notifications", permissions=["replay"])
+    @admin.action(
+        description="Replay signals for the selected notifications", permissions=["replay"]
+    )
     def replay_signals(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         succeeded = failed = 0
         for notification in queryset.iterator():
@@ -126,7 +128,9 @@ class NotificationAdmin(_ReadOnlyAdmin):
                 failed += 1
         level = messages.WARNING if failed else messages.SUCCESS
         self.message_user(
-            request, f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed.", level
+            request,
+            f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed.",
+            level,
         )
 
     def has_replay_permission(self, request: HttpRequest) -> bool:

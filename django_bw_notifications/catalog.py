@@ -82,6 +82,7 @@ ORDER_STATUSES: dict[str, tuple[str, ...]] = {
 #: Event types Bandwidth documents for event subscriptions.
 EVENT_TYPES: tuple[str, ...] = ("MESSAGING_LOST",)
 
+
 def normalise_name(name: str) -> str:
     """Return the case-insensitive key for an order type, status or event type."""
     return name.strip().casefold()

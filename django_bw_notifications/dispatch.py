@@ -66,7 +66,10 @@ def dispatch(notification: Notification, *, replay: bool = False) -> DispatchOut
     called = 0
     failures: list[ReceiverFailure] = []
     for signal in signals_for(
-        notification.order_type, notification.status, notification.event_type, bool(notification.note)
+        notification.order_type,
+        notification.status,
+        notification.event_type,
+        bool(notification.note),
     ):
         for receiver in _receivers(signal):
             called += 1

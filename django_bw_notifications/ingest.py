@@ -79,7 +79,9 @@ def store(
                     for tn in parsed.telephone_numbers
                 )
     except IntegrityError:
-        existing = Notification.objects.using(db).filter(fingerprint=notification.fingerprint).first()
+        existing = (
+            Notification.objects.using(db).filter(fingerprint=notification.fingerprint).first()
+        )
         if existing is None:
             raise  # not the fingerprint: a real integrity problem
         now = timezone.now()
@@ -108,9 +110,7 @@ def ingest(
     notification = result.notification
     db = notification._state.db or "default"
     if result.created:
-        transaction.on_commit(
-            partial(dispatch.dispatch, notification), using=db, robust=True
-        )
+        transaction.on_commit(partial(dispatch.dispatch, notification), using=db, robust=True)
     elif notification.processing_state == ProcessingState.FAILED:
         transaction.on_commit(
             partial(dispatch.retry_failed, notification.pk, db), using=db, robust=True

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 from xml.etree.ElementTree import Element, ParseError
 
@@ -142,9 +142,7 @@ class ParsedNotification:
         from the bytes: a copy that differs only in whitespace, comments, element order
         or XML declaration is the same notification.
         """
-        content = {
-            name: getattr(self, attr) for name, attr in _SCALARS.items()
-        }
+        content = {name: getattr(self, attr) for name, attr in _SCALARS.items()}
         content["TelephoneNumbers"] = [[tn.kind, tn.number] for tn in self.telephone_numbers]
         content["extra"] = self.extra
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -207,9 +205,7 @@ def parse_notification(body: bytes) -> ParsedNotification:
             _add_extra(extra, name, _extra_value(child, name, 1))
 
     if not values.get("OrderType") and not values.get("EventType"):
-        raise NotificationParseError(
-            "the notification has neither <OrderType> nor <EventType>"
-        )
+        raise NotificationParseError("the notification has neither <OrderType> nor <EventType>")
     for name, value in values.items():
         limit = MAX_LENGTHS.get(name)
         if limit is not None and len(value) > limit:
@@ -250,7 +246,8 @@ def _parse_xml(text: str) -> Element:
     try:
         # A str is handed to expat as UTF-8 whatever the declaration says, so the
         # encoding decision made in decode_body() is the only one.
-        return fromstring(text, forbid_dtd=True)
+        root: Element = fromstring(text, forbid_dtd=True)
+        return root
     except DTDForbidden:
         raise NotificationParseError("DTDs (<!DOCTYPE …>) are not allowed") from None
     except EntitiesForbidden:
@@ -277,9 +274,7 @@ def _text_only(element: Element, name: str) -> str:
     return (element.text or "").strip()
 
 
-def _numbers(
-    element: Element, kind: Literal["completed", "impacted"]
-) -> list[TelephoneNumber]:
+def _numbers(element: Element, kind: Literal["completed", "impacted"]) -> list[TelephoneNumber]:
     numbers = []
     for child in element:
         if _local_name(child.tag) != "TelephoneNumber":
@@ -326,7 +321,7 @@ def _parse_date(text: str) -> datetime | None:
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             # Bandwidth's dates are UTC ("…Z"); one without an offset is read as UTC too.
-            return parsed.replace(tzinfo=timezone.utc)
-        return parsed.astimezone(timezone.utc)
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         return None

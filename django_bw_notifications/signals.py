@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from django.dispatch import Signal
@@ -169,11 +170,11 @@ def _attribute_name(*parts: str) -> str:
 # Friendly names, resolved on first access (PEP 562) so the catalogue stays the only list.
 _FRIENDLY: dict[str, Callable[[], Signal]] = {}
 for _type, _statuses in catalog.ORDER_STATUSES.items():
-    _FRIENDLY[_attribute_name(_type)] = lambda t=_type: order_signal(t)
+    _FRIENDLY[_attribute_name(_type)] = partial(order_signal, _type)
     for _status in _statuses:
-        _FRIENDLY[_attribute_name(_type, _status)] = lambda t=_type, s=_status: order_signal(t, s)
+        _FRIENDLY[_attribute_name(_type, _status)] = partial(order_signal, _type, _status)
 for _event in catalog.EVENT_TYPES:
-    _FRIENDLY[_attribute_name(_event)] = lambda e=_event: event_signal(e)
+    _FRIENDLY[_attribute_name(_event)] = partial(event_signal, _event)
 
 
 def __getattr__(name: str) -> Signal:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connections, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -90,7 +91,9 @@ class WebhookView(View):
             except NotificationParseError as err:
                 raise _Refused(400, str(err), body, len(body)) from None
         except _Refused as refused:
-            logger.warning("Refused a delivery from %s: %s %s", remote_addr, refused.status, refused.reason)
+            logger.warning(
+                "Refused a delivery from %s: %s %s", remote_addr, refused.status, refused.reason
+            )
             record_rejection(
                 status_code=refused.status,
                 reason=refused.reason,
@@ -112,7 +115,8 @@ class WebhookView(View):
 
         notification = result.notification
         logger.info(
-            "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d in %.1f ms",
+            "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d "
+            "in %.1f ms",
             notification.pk,
             "stored" if result.created else "duplicate",
             notification.order_type or "-",
@@ -166,7 +170,9 @@ def _stored_headers(request: HttpRequest) -> dict[str, str]:
     return stored
 
 
-def _non_atomic_everywhere(view):  # type: ignore[no-untyped-def]
+def _non_atomic_everywhere(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     for alias in connections:
         view = transaction.non_atomic_requests(using=alias)(view)
     return view

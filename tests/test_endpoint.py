@@ -43,7 +43,11 @@ def test_every_sample_is_stored_with_its_fields_as_sent(post: Any, name: str) ->
 def test_absent_elements_are_empty_strings_and_none(post: Any) -> None:
     post(payload("09"))
     notification = Notification.objects.get()
-    assert (notification.customer_order_id, notification.note, notification.event_type) == ("", "", "")
+    assert (notification.customer_order_id, notification.note, notification.event_type) == (
+        "",
+        "",
+        "",
+    )
     assert notification.last_modified_date is None
     assert notification.actual_foc_date is None
     assert notification.telephone_numbers.count() == 0
@@ -115,8 +119,14 @@ def test_csrf_is_not_required(url: str) -> None:
     [
         (b"not xml at all", "not well-formed XML"),
         (b"<Order/>", "root element is <Order>"),
-        (b"<Notification><Status>COMPLETE</Status></Notification>", "neither <OrderType> nor <EventType>"),
-        (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Notification><Note>&e;</Note></Notification>', "DTDs"),
+        (
+            b"<Notification><Status>COMPLETE</Status></Notification>",
+            "neither <OrderType> nor <EventType>",
+        ),
+        (
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Notification><Note>&e;</Note></Notification>',
+            "DTDs",
+        ),
         (b"", "the body is empty"),
     ],
 )
@@ -174,7 +184,9 @@ def test_body_over_the_cap_without_content_length_is_cut_off_at_the_cap(
     from django_bw_notifications.views import webhook
 
     settings.BW_NOTIFICATIONS_MAX_BODY_SIZE = 1000
-    request = rf.post("/", data=b"<" * 5000, content_type="application/xml", HTTP_AUTHORIZATION=basic())
+    request = rf.post(
+        "/", data=b"<" * 5000, content_type="application/xml", HTTP_AUTHORIZATION=basic()
+    )
     del request.META["CONTENT_LENGTH"]
     reads: list[int] = []
     original = request.read
@@ -221,7 +233,9 @@ def test_numbers_cost_no_extra_queries(post: Any) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_postgres_stores_any_notification_in_five_statements(post: Any) -> None:
     for count in (1, 100, 5000):
-        body = notification_xml(order_id=f"o{count}", numbers=tuple(f"919{i:07d}" for i in range(count)))
+        body = notification_xml(
+            order_id=f"o{count}", numbers=tuple(f"919{i:07d}" for i in range(count))
+        )
         with CaptureQueriesContext(connection) as captured:
             assert post(body).status_code == 200
         statements = [q["sql"].split()[0] for q in captured]

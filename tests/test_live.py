@@ -76,7 +76,9 @@ def test_concurrent_distinct_deliveries_are_all_stored_and_dispatched_once(
 ) -> None:
     rec = recorder(signals.orders_complete)
     url = _endpoint(live_server)
-    bodies = [notification_xml(order_id=f"order-{i}", numbers=(f"919555{i:04d}",)) for i in range(100)]
+    bodies = [
+        notification_xml(order_id=f"order-{i}", numbers=(f"919555{i:04d}",)) for i in range(100)
+    ]
     with ThreadPoolExecutor(max_workers=16) as pool:
         codes = list(pool.map(lambda body: _post(url, body), bodies))
     assert codes == [200] * 100

@@ -64,7 +64,9 @@ def test_receivers_get_the_stored_instance(deliver: Any, connect: Any) -> None:
         seen.append(notification)
         assert notification.pk is not None
         assert list(notification.telephone_numbers.values_list("e164", flat=True)) == [
-            "+19195007741", "+19195181224", "+19195182893",
+            "+19195007741",
+            "+19195181224",
+            "+19195182893",
         ]
 
     connect(signals.orders_complete, receiver)
@@ -76,15 +78,24 @@ def test_receivers_get_the_stored_instance(deliver: Any, connect: Any) -> None:
 def test_event_notification_fires_the_event_signal_not_order_signals(
     deliver: Any, recorder: Any
 ) -> None:
-    rec = recorder(signals.notification_received, event_signal("messaging_lost"), order_signal("orders"))
+    rec = recorder(
+        signals.notification_received, event_signal("messaging_lost"), order_signal("orders")
+    )
     deliver(payload("22"))
-    assert [s for s, _ in rec.calls] == [signals.notification_received, event_signal("MESSAGING_LOST")]
+    assert [s for s, _ in rec.calls] == [
+        signals.notification_received,
+        event_signal("MESSAGING_LOST"),
+    ]
 
 
 def test_note_fires_note_added_after_the_order_signals(deliver: Any, recorder: Any) -> None:
     rec = recorder(signals.note_added, signals.portins_submitted, signals.portins)
     deliver(payload("17"))
-    assert [s for s, _ in rec.calls] == [signals.portins, signals.portins_submitted, signals.note_added]
+    assert [s for s, _ in rec.calls] == [
+        signals.portins,
+        signals.portins_submitted,
+        signals.note_added,
+    ]
 
 
 def test_names_compare_case_insensitively() -> None:
@@ -201,7 +212,9 @@ def test_async_receivers_are_called_too(deliver: Any, connect: Any) -> None:
     assert got == [Notification.objects.get().pk]
 
 
-def test_signals_fire_only_after_commit(post: Any, recorder: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_signals_fire_only_after_commit(
+    post: Any, recorder: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     rec = recorder()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         post(payload("01"))
@@ -217,7 +230,11 @@ def test_duplicate_is_answered_200_stored_once_and_not_dispatched_again(
     rec = recorder()
     deliver(payload("03"))
     # The same notification re-serialised: other whitespace, order and declaration.
-    copy = payload("03").replace(b"  ", b"").replace(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', b"")
+    copy = (
+        payload("03")
+        .replace(b"  ", b"")
+        .replace(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', b"")
+    )
     deliver(copy)
     deliver(payload("03"))
     assert len(rec.calls) == 1
@@ -260,6 +277,7 @@ def test_replay_dispatches_again_and_records_the_outcome(deliver: Any, recorder:
     deliver(payload("01"))
     rec = recorder()
     outcome = dispatch(Notification.objects.get(), replay=True)
-    assert outcome.succeeded and outcome.receivers_called == 1
+    assert outcome.succeeded
+    assert outcome.receivers_called == 1
     assert rec.calls[0][1]["replay"] is True
     assert Notification.objects.get().attempts == 2
