@@ -67,9 +67,7 @@ class WebhookView(View):
                 request.META.get("REMOTE_ADDR"),
                 "present" if "HTTP_AUTHORIZATION" in request.META else "absent",
             )
-            response = HttpResponse(
-                "Authentication required.\n", status=401, content_type="text/plain; charset=utf-8"
-            )
+            response = _text(401, "Authentication required.")
             response["WWW-Authenticate"] = challenge(app_settings.REALM)
             return response
 
@@ -130,7 +128,12 @@ class WebhookView(View):
 
 
 def _text(status: int, text: str) -> HttpResponse:
-    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+    # This module logs its own refusals at the right level (401s at DEBUG: they are
+    # Bandwidth's normal first request); this stops django.request repeating them as
+    # WARNING, the way Django marks responses it has logged itself.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:

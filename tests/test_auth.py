@@ -125,3 +125,11 @@ def test_authorization_is_never_logged_stored_or_echoed(post: Any, caplog: Any) 
 
 def test_challenge_escapes_the_realm() -> None:
     assert challenge('a\\b"c') == 'Basic realm="a\\\\b\\"c", charset="UTF-8"'
+
+
+def test_challenges_are_logged_at_debug_only(post: Any, caplog: Any) -> None:
+    with caplog.at_level(logging.DEBUG):
+        post(payload("01"), auth=None)
+    levels = {record.levelno for record in caplog.records}
+    assert levels == {logging.DEBUG}
+    assert "401 challenge" in caplog.text

@@ -1,0 +1,48 @@
+# Quick start: `make demo` (serve the example project with sample notifications) and
+# `make test` (run the test suite). Both install what they need into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Interpreters installed with pyenv (3.11-3.13), put on PATH for tox: its discovery does
+# not go through pyenv's shims reliably. Empty where pyenv is absent.
+PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
+
+.PHONY: demo test test-postgres lint tox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,postgres]' 'tox>=4.11'
+	touch $@
+
+## demo: migrate an SQLite database, post the sample notifications, serve the admin
+demo: $(VENV)/.installed
+	$(BIN)/python example_project/demo.py --port $(PORT)
+
+## test: run the whole test suite on SQLite
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+## test-postgres: the same suite against the PostgreSQL on 127.0.0.1:5432
+test-postgres: $(VENV)/.installed-dev
+	DB=postgres $(BIN)/python -m pytest
+
+## lint: ruff (lint + format) and mypy --strict
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## tox: the Python x Django x database matrix (ENVS="py312-dj60-sqlite,..." to choose)
+tox: $(VENV)/.installed-dev
+	PATH="$(PYENV_PATHS)$$PATH" $(BIN)/tox run $(if $(ENVS),-e $(ENVS),)
+
+clean:
+	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info
