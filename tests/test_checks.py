@@ -9,6 +9,9 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+# Django 6.1's model checks ask the database whether it supports JSONField.
+pytestmark = pytest.mark.django_db
+
 
 def ids(**kwargs: Any) -> set[str]:
     return {m.id for m in run_checks(**kwargs) if m.id and m.id.startswith("bw_notifications")}
