@@ -184,7 +184,9 @@ def parse_notification(body: bytes) -> ParsedNotification:
     if not body.strip():
         raise NotificationParseError("the body is empty; expected a <Notification> XML document")
     text = decode_body(body)
-    root = _parse_xml(text)
+    # expat refuses an XML declaration after leading whitespace; a stray newline before
+    # it must not cost a notification (raw text is kept as received).
+    root = _parse_xml(text.lstrip())
     if _local_name(root.tag) != "Notification":
         raise NotificationParseError(
             f"the root element is <{_local_name(root.tag)}>; expected <Notification>"
@@ -232,9 +234,10 @@ def _detect_encoding(body: bytes) -> str:
         return "utf-8-sig"
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if body.startswith(b"<\x00?\x00"):
+    # Without a BOM, a "<" followed or preceded by a NUL can only be UTF-16.
+    if body.startswith(b"<\x00"):
         return "utf-16-le"
-    if body.startswith(b"\x00<\x00?"):
+    if body.startswith(b"\x00<"):
         return "utf-16-be"
     match = _DECLARED_ENCODING.match(body.lstrip())
     if match:

@@ -74,12 +74,13 @@ class WebhookView(View):
         remote_addr = _remote_addr(request)
         headers = _stored_headers(request)
         content_type = request.META.get("CONTENT_TYPE", "")
+        media_type = content_type.split(";")[0].strip().lower()
         try:
             body = _read_body(request, app_settings.MAX_BODY_SIZE)
-            if content_type.split(";")[0].strip().lower() in _NOT_XML_TYPES:
+            if media_type in _NOT_XML_TYPES:
                 raise _Refused(
                     415,
-                    f"Content-Type {content_type.split(';')[0].strip()} is not XML; "
+                    f"Content-Type {media_type} is not XML; "
                     "Bandwidth notifications are application/xml",
                     body,
                     len(body),

@@ -217,6 +217,19 @@ def test_declared_and_bom_encodings_are_honoured(encoding: str) -> None:
     assert parsed.text.endswith("</Notification>")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_bomless_utf16_without_declaration_is_detected(encoding: str) -> None:
+    body = "<Notification><OrderType>portins</OrderType></Notification>".encode(encoding)
+    assert parse_notification(body).order_type == "portins"
+
+
+def test_leading_whitespace_before_the_declaration_is_tolerated() -> None:
+    body = b"\r\n  " + payload("01")
+    parsed = parse_notification(body)
+    assert parsed.order_id == "a8ef295b-fcf4-44a7-945c-0520c8f49123"
+    assert parsed.text == body.decode()
+
+
 def test_a_utf8_body_without_declaration_is_utf8() -> None:
     assert (
         parse_notification(
