@@ -32,6 +32,7 @@ from django.dispatch import Signal
 from . import catalog
 
 __all__ = [
+    "all_signals",
     "event_signal",
     "note_added",
     "notification_received",
@@ -137,6 +138,26 @@ def signals_for(order_type: str, status: str, event_type: str, has_note: bool) -
     if has_note:
         found.append(note_added)
     return [signal for signal in found if signal is not None]
+
+
+def all_signals() -> dict[str, Signal]:
+    """Every signal by friendly name: the catalogued ones and any asked for by name so far.
+
+    ``{"notification_received": …, "portins": …, "portins_complete": …, …,
+    "note_added": …}``; used by :func:`django_bw_notifications.testing.capture_signals`.
+    """
+    named = {"notification_received": notification_received}
+    named.update((name, factory()) for name, factory in _FRIENDLY.items())
+    with _lock:
+        order_signals = list(_order_signals.items())
+        event_signals = list(_event_signals.items())
+    for (order_type, status), signal in order_signals:
+        parts = (order_type,) if status is None else (order_type, status)
+        named.setdefault(_attribute_name(*parts), signal)
+    for event_type, signal in event_signals:
+        named.setdefault(_attribute_name(event_type), signal)
+    named["note_added"] = note_added
+    return named
 
 
 def _key(name: str, what: str) -> str:
