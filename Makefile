@@ -26,9 +26,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python example_project/demo.py --port $(PORT)
 
-## test: run the whole test suite on SQLite
+## test: run the whole test suite on SQLite (the package's, then the example project's)
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+	cd example_project && ../$(BIN)/python -m pytest
 
 ## test-postgres: the same suite against the PostgreSQL on 127.0.0.1:5432
 test-postgres: $(VENV)/.installed-dev

@@ -112,10 +112,10 @@ def test_post_notification_without_configured_credentials(settings: Any) -> None
 
 
 def test_capture_includes_signals_asked_for_by_name_and_notes() -> None:
-    signals.order_signal("brandNewType", "QUEUED")
+    signals.order_signal("captureOnlyType", "QUEUED")
     with capture_signals() as fired:
-        post_notification(build_order_notification("brandNewType", "QUEUED", note="hi"))
-    assert fired.names == ["notification_received", "brandnewtype_queued", "note_added"]
+        post_notification(build_order_notification("captureOnlyType", "QUEUED", note="hi"))
+    assert fired.names == ["notification_received", "captureonlytype_queued", "note_added"]
 
 
 def test_dispatch_inline_runs_after_commit_work_inside_a_test_transaction() -> None:

@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
@@ -30,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_bw_notifications",
+    "inventory",
     "receivers",
 ]
 
@@ -75,3 +78,10 @@ LOGGING = {
         "receivers": {"handlers": ["console"], "level": "INFO"},
     },
 }
+
+# Alerts from the cookbook's receivers are printed, not sent. Django 6.1 configures email
+# through MAILERS and refuses EMAIL_BACKEND beside it; older versions know only the latter.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
