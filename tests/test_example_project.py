@@ -36,7 +36,8 @@ def test_demo_posts_every_sample_through_the_real_endpoint(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stdout + result.stderr
     samples = len(list((ROOT / "tests" / "payloads").glob("*.xml")))
-    assert result.stdout.count("401 challenge, then 200") == samples
+    assert result.stdout.count("401, challenge: Basic") == samples
+    assert result.stdout.count("200: delivered") == samples
     assert "received portins ee456cfb" in result.stderr  # the example receiver ran
     with closing(sqlite3.connect(database)) as db:
         assert db.execute("select count(*) from bw_notifications_notification").fetchone() == (

@@ -47,12 +47,16 @@ def test_delivers_after_the_challenge_and_reports_each_step(endpoint: str) -> No
 
 
 def test_sends_a_file_and_event_notifications(endpoint: str, tmp_path: Path) -> None:
-    sample = tmp_path / "n.xml"
-    sample.write_bytes(payload("16"))
-    send(endpoint, "--file", str(sample))
+    first, second = tmp_path / "16.xml", tmp_path / "13.xml"
+    first.write_bytes(payload("16"))
+    second.write_bytes(payload("13"))
+    output = send(endpoint, "--file", str(first), "--file", str(second))
+    assert output.count("200: delivered") == 2
+    assert output.index("16.xml:") < output.index("13.xml:")
     send(endpoint, "--event-type", "MESSAGING_LOST", "--number", "9192345678")
     assert sorted(Notification.objects.values_list("order_type", "event_type")) == [
         ("", "MESSAGING_LOST"),
+        ("disconnects", ""),
         ("portins", ""),
     ]
 

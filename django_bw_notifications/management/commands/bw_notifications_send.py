@@ -48,7 +48,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "url", help="the endpoint, e.g. https://example.com/bandwidth/notifications/"
         )
-        parser.add_argument("--file", type=Path, help="send this XML file instead of a built one")
+        parser.add_argument(
+            "--file",
+            type=Path,
+            action="append",
+            dest="files",
+            help="send this XML file instead of a built one (repeatable: sent in turn)",
+        )
         parser.add_argument("--order-type", default="orders")
         parser.add_argument("--status", default="COMPLETE")
         parser.add_argument("--order-id", help="default: a random UUID")
@@ -76,10 +82,18 @@ class Command(BaseCommand):
         url: str = options["url"]
         if urlsplit(url).scheme not in {"http", "https"}:
             raise CommandError(f"{url!r} is not an http:// or https:// URL")
-        body = self._body(options)
         credentials = self._credentials(options)
-        timeout: float = options["timeout"]
+        if not options["files"]:
+            self._deliver(url, self._built_body(options), credentials, options)
+            return
+        for path in options["files"]:
+            self.stdout.write(f"{path.name}:")
+            self._deliver(url, self._read(path), credentials, options)
 
+    def _deliver(
+        self, url: str, body: bytes, credentials: tuple[str, str] | None, options: dict[str, Any]
+    ) -> None:
+        timeout: float = options["timeout"]
         if credentials is None:
             self.stdout.write(f"1. POST {url} (no credentials configured or given)")
             self._expect_delivered(self._post(url, body, None, timeout))
@@ -132,12 +146,13 @@ class Command(BaseCommand):
             f": {reason}" if reason else ""
         )
 
-    def _body(self, options: dict[str, Any]) -> bytes:
-        if options["file"]:
-            try:
-                return bytes(options["file"].read_bytes())
-            except OSError as err:
-                raise CommandError(f"cannot read {options['file']}: {err.strerror}") from None
+    def _read(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as err:
+            raise CommandError(f"cannot read {path}: {err.strerror}") from None
+
+    def _built_body(self, options: dict[str, Any]) -> bytes:
         if options["event_type"]:
             return build_event_notification(options["event_type"], numbers=options["numbers"])
         return build_order_notification(
