@@ -6,7 +6,9 @@ Numbers are never reused; a retired id stays listed here as a comment.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -122,6 +124,50 @@ def check_stored_headers(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register()
+def check_spool_dir(**kwargs: Any) -> list[CheckMessage]:
+    """E006 for a malformed spool setting; W004 when the directory cannot be written."""
+    value = _setting("SPOOL_DIR")
+    if value is _MISSING or value is None:
+        return []
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        return [
+            Error(
+                f"BW_NOTIFICATIONS_SPOOL_DIR must be a directory path, got {value!r}.",
+                hint='For example: BASE_DIR / "var" / "bw-spool".',
+                id="bw_notifications.E006",
+            )
+        ]
+    path = Path(value)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return [
+            Warning(
+                f"BW_NOTIFICATIONS_SPOOL_DIR {str(path)!r} cannot be created or written by "
+                "this process: during a database outage notifications would be lost.",
+                hint="Create the directory and make it writable by the web server's user.",
+                id="bw_notifications.W004",
+            )
+        ]
+    return []
+
+
+@register(Tags.database, deploy=True)
+def check_spool_configured(**kwargs: Any) -> list[CheckMessage]:
+    """W005 (deploy): no spool, so a database outage loses the notifications sent meanwhile."""
+    if _setting("SPOOL_DIR") not in (_MISSING, None, ""):
+        return []
+    return [
+        Warning(
+            "BW_NOTIFICATIONS_SPOOL_DIR is not set: notifications that arrive while the "
+            "database is unavailable are answered 503 and Bandwidth never sends them again.",
+            hint="Set it to a local directory on persistent storage and run "
+            "bw_notifications_drain_spool from cron.",
+            id="bw_notifications.W005",
+        )
+    ]
 
 
 @register(Tags.urls)

@@ -9,6 +9,7 @@ properties return what is set, and code that uses them must not assume more.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +41,12 @@ class Settings:
     def MAX_BODY_SIZE(self) -> int:
         """Largest body accepted, in bytes (1 MiB: room for ~17,000 padded numbers)."""
         return int(self._get("MAX_BODY_SIZE", 1024 * 1024))
+
+    @property
+    def SPOOL_DIR(self) -> Path | None:
+        """Directory where deliveries the database could not take are written; None: off."""
+        value = self._get("SPOOL_DIR", None)
+        return Path(value) if value else None
 
     @property
     def STORED_HEADERS(self) -> Sequence[str]:

@@ -39,6 +39,7 @@ def store(
     *,
     remote_addr: str | None = None,
     headers: dict[str, str] | None = None,
+    received_at: datetime | None = None,
 ) -> StoreResult:
     """Write ``parsed`` and its telephone numbers in one transaction.
 
@@ -49,6 +50,7 @@ def store(
     """
     db = router.db_for_write(Notification)
     notification = Notification(
+        received_at=_db_datetime(received_at) or timezone.now(),
         subscription_id=parsed.subscription_id,
         order_type=parsed.order_type,
         order_id=parsed.order_id,
@@ -99,14 +101,16 @@ def ingest(
     *,
     remote_addr: str | None = None,
     headers: dict[str, str] | None = None,
+    received_at: datetime | None = None,
 ) -> StoreResult:
     """Store ``parsed`` and dispatch it once the transaction commits.
 
     A new notification is dispatched; a duplicate is not, unless the first copy's
     dispatch failed, in which case the duplicate retries it (exactly once, even when
     copies arrive concurrently). Outside a transaction, dispatch runs immediately.
+    ``received_at`` defaults to now (a spooled delivery keeps its arrival time).
     """
-    result = store(parsed, remote_addr=remote_addr, headers=headers)
+    result = store(parsed, remote_addr=remote_addr, headers=headers, received_at=received_at)
     notification = result.notification
     db = notification._state.db or "default"
     if result.created:

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import timezone
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from . import spool
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
 from .ingest import ingest, record_rejection
@@ -107,10 +109,7 @@ class WebhookView(View):
         try:
             result = ingest(parsed, remote_addr=remote_addr, headers=headers)
         except DatabaseError:
-            # Not stored: say so (a 5xx is recorded in Bandwidth's subscription status)
-            # and leave the body in the log, the last place it can be recovered from.
-            logger.exception("Could not store a notification; its body follows:\n%s", parsed.text)
-            return _text(503, "the notification could not be stored; see the server log")
+            return _spool(body, parsed.text, remote_addr, headers)
 
         notification = result.notification
         logger.info(
@@ -126,6 +125,36 @@ class WebhookView(View):
             (time.perf_counter() - started) * 1000,
         )
         return _text(200, "OK")
+
+
+def _spool(
+    body: bytes, text: str, remote_addr: str | None, headers: dict[str, str]
+) -> HttpResponse:
+    # The database did not take it. Bandwidth will not send it again: answer 200 only
+    # once the delivery is durably on disk, else 503 (recorded in the subscription's
+    # status) with the body in the log, the last place it can be recovered from.
+    directory = app_settings.SPOOL_DIR
+    if directory is not None:
+        try:
+            path = spool.write(
+                directory,
+                body,
+                received_at=timezone.now(),
+                remote_addr=remote_addr,
+                headers=headers,
+            )
+        except OSError:
+            logger.exception("Could not spool a notification to %s", directory)
+        else:
+            logger.error(
+                "Could not store a notification; spooled it to %s "
+                "(run manage.py bw_notifications_drain_spool once the database is back)",
+                path,
+                exc_info=True,
+            )
+            return _text(200, "OK")
+    logger.exception("Could not store a notification; its body follows:\n%s", text)
+    return _text(503, "the notification could not be stored; see the server log")
 
 
 def _text(status: int, text: str) -> HttpResponse:

@@ -87,3 +87,21 @@ def test_manage_py_check_runs_them(settings: Any) -> None:
     settings.BW_NOTIFICATIONS_MAX_BODY_SIZE = -5
     with pytest.raises(SystemCheckError, match=r"bw_notifications\.E003"):
         call_command("check")
+
+
+def test_spool_dir_shape_and_writability(settings: Any, tmp_path: Any) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = 42
+    assert ids() == {"bw_notifications.E006"}
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path / "new" / "spool")  # creatable
+    assert ids() == set()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(blocker / "spool")
+    assert ids() == {"bw_notifications.W004"}
+
+
+def test_deploy_checks_want_a_spool(settings: Any, tmp_path: Any) -> None:
+    assert "bw_notifications.W005" in ids(include_deployment_checks=True)
+    assert "bw_notifications.W005" not in ids()
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    assert "bw_notifications.W005" not in ids(include_deployment_checks=True)
