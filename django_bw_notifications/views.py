@@ -17,8 +17,10 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
@@ -174,9 +176,22 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         declared = 0
     if declared > limit:
         raise _Refused(413, f"the body is {declared} bytes; {limit_text}", size=declared)
+    stream: Any = request
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared and isinstance(request, WSGIRequest):
+        # Django's WSGIRequest reads nothing without Content-Length. A server that
+        # de-chunks the body says so with wsgi.input_terminated (gunicorn does); read
+        # its input directly. Otherwise the body cannot be read: say so, not "empty".
+        if not request.environ.get("wsgi.input_terminated"):
+            raise _Refused(
+                411,
+                "a chunked body without Content-Length cannot be read by this server; "
+                "use a WSGI server that de-chunks (gunicorn) or an ASGI server",
+            )
+        stream = request.environ["wsgi.input"]
     # Reading one byte past the limit tells "exactly at the limit" from "over it"
     # without ever holding more than limit + 1 bytes.
-    body = request.read(limit + 1)
+    body = bytes(stream.read(limit + 1))
     if len(body) > limit:
         raise _Refused(413, f"the body is over {limit} bytes; {limit_text}", size=len(body))
     return body

@@ -262,3 +262,52 @@ def test_a_notification_survives_a_database_error_as_503_not_500(
 
 def test_url_name_is_public(url: str) -> None:
     assert url == reverse("bw_notifications:webhook") == "/bandwidth/notifications/"
+
+
+def _chunked_request(body: bytes, *, terminated: bool) -> Any:
+    from io import BytesIO
+
+    from django.core.handlers.wsgi import WSGIRequest
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/bandwidth/notifications/",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/xml",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "HTTP_AUTHORIZATION": basic(),
+        "wsgi.input": BytesIO(body),
+        "wsgi.url_scheme": "http",
+    }
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return WSGIRequest(environ)
+
+
+def test_chunked_body_from_a_dechunking_server_is_stored(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django_bw_notifications.views import webhook
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook(_chunked_request(payload("07"), terminated=True))
+    assert response.status_code == 200
+    assert Notification.objects.get().telephone_numbers.count() == 12
+
+
+def test_chunked_body_over_the_cap_is_413(settings: Any) -> None:
+    from django_bw_notifications.views import webhook
+
+    settings.BW_NOTIFICATIONS_MAX_BODY_SIZE = 100
+    assert webhook(_chunked_request(payload("07"), terminated=True)).status_code == 413
+
+
+def test_chunked_body_the_server_cannot_dechunk_is_411_not_empty() -> None:
+    from django_bw_notifications.views import webhook
+
+    response = webhook(_chunked_request(payload("01"), terminated=False))
+    assert response.status_code == 411
+    assert b"chunked" in response.content
+    assert RejectedDelivery.objects.get().status_code == 411
