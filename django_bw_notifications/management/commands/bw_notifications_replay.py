@@ -1,0 +1,103 @@
+"""``manage.py bw_notifications_replay``: fire the signals of stored notifications again.
+
+Select by id, by order id, all failed ones, and/or a received-date range (selectors
+combine with AND). ``--failed`` is safe from cron: each failed notification is claimed
+with a conditional update, so two runs never replay the same one, and a success moves it
+out of the selection. Exits non-zero if any replay fails.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from datetime import datetime, time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from ...dispatch import DispatchOutcome, dispatch, retry_failed
+from ...models import Notification, ProcessingState
+
+
+class Command(BaseCommand):
+    help = "Replay the signals of stored notifications (by id, order id, failed, date range)."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("ids", nargs="*", type=int, help="notification ids")
+        parser.add_argument("--order-id", action="append", default=[], help="repeatable")
+        parser.add_argument("--failed", action="store_true", help="only failed notifications")
+        parser.add_argument("--since", help="received on or after (YYYY-MM-DD or ISO datetime)")
+        parser.add_argument("--until", help="received before (YYYY-MM-DD or ISO datetime)")
+        parser.add_argument("--dry-run", action="store_true", help="list, replay nothing")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        notifications = self._select(options)
+        replayed = failed = 0
+        for notification in notifications.iterator():
+            label = f"#{notification.pk} {notification}"
+            if options["dry_run"]:
+                self.stdout.write(f"would replay {label}")
+                replayed += 1
+                continue
+            outcome: DispatchOutcome | None
+            if options["failed"]:
+                outcome = retry_failed(notification.pk, notification._state.db or "default")
+                if outcome is None:
+                    self.stdout.write(f"skipped {label}: no longer failed")
+                    continue
+            else:
+                outcome = dispatch(notification, replay=True)
+            replayed += 1
+            if outcome.succeeded:
+                self.stdout.write(f"replayed {label}: {outcome.receivers_called} receiver(s) ok")
+            else:
+                failed += 1
+                errors = "; ".join(f"{f.receiver}: {f.error}" for f in outcome.failures)
+                self.stderr.write(f"FAILED {label}: {errors}")
+        verb = "Would replay" if options["dry_run"] else "Replayed"
+        self.stdout.write(f"{verb} {replayed}: {replayed - failed} succeeded, {failed} failed.")
+        if failed:
+            raise CommandError(f"{failed} replay(s) failed; see Notification.last_error")
+
+    def _select(self, options: dict[str, Any]) -> QuerySet[Notification]:
+        if not (
+            options["ids"]
+            or options["order_id"]
+            or options["failed"]
+            or options["since"]
+            or options["until"]
+        ):
+            raise CommandError("say what to replay: ids, --order-id, --failed, --since or --until")
+        notifications = Notification.objects.order_by("received_at", "id")
+        if options["ids"]:
+            notifications = notifications.filter(pk__in=options["ids"])
+        if options["order_id"]:
+            notifications = notifications.filter(order_id__in=options["order_id"])
+        if options["failed"]:
+            notifications = notifications.filter(processing_state=ProcessingState.FAILED)
+        if options["since"]:
+            notifications = notifications.filter(
+                received_at__gte=_moment(options["since"], "--since")
+            )
+        if options["until"]:
+            notifications = notifications.filter(
+                received_at__lt=_moment(options["until"], "--until")
+            )
+        return notifications
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            moment = datetime.combine(day, time.min) if day else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise CommandError(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO datetime")
+    if timezone.is_naive(moment) and timezone.is_aware(timezone.now()):
+        moment = timezone.make_aware(moment)
+    return moment
