@@ -57,7 +57,7 @@ class NotificationAdmin(_ReadOnlyAdmin):
         "processing_state",
         "duplicate_count",
     )
-    list_filter = ("processing_state", "order_type", "status", "event_type")
+    list_filter = ("processing_state", "is_stale", "order_type", "status", "event_type")
     date_hierarchy = "received_at"
     search_fields = ("=order_id", "=customer_order_id", "=subscription_id")
     inlines = (TelephoneNumberInline,)
@@ -78,6 +78,7 @@ class NotificationAdmin(_ReadOnlyAdmin):
                     "note",
                     ("last_modified_date", "last_modified_date_text"),
                     ("actual_foc_date", "actual_foc_date_text"),
+                    "is_stale",
                     "telephone_number_count",
                     "extra",
                 )

@@ -13,7 +13,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, router, transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from . import dispatch
@@ -70,6 +70,16 @@ def store(
         remote_addr=remote_addr,
         headers=headers or {},
     )
+    if parsed.order_id and notification.last_modified_date is not None:
+        # Out-of-order delivery: evaluated inside the INSERT and returned with the row,
+        # so it costs no statement of its own.
+        notification.is_stale = Exists(
+            Notification.objects.using(db).filter(
+                order_type__iexact=parsed.order_type,
+                order_id=parsed.order_id,
+                last_modified_date__gt=notification.last_modified_date,
+            )
+        )
     try:
         with transaction.atomic(using=db):
             notification.save(using=db, force_insert=True)
@@ -80,6 +90,9 @@ def store(
                     )
                     for tn in parsed.telephone_numbers
                 )
+        if isinstance(notification.is_stale, Exists):
+            # A backend without INSERT ... RETURNING leaves the expression in place.
+            notification.refresh_from_db(using=db, fields=["is_stale"])
     except IntegrityError:
         existing = (
             Notification.objects.using(db).filter(fingerprint=notification.fingerprint).first()

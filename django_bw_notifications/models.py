@@ -57,6 +57,14 @@ class Notification(models.Model):
         default=dict, blank=True, help_text="Elements this version does not know, by name."
     )
     telephone_number_count = models.PositiveIntegerField(default=0)
+    #: Arrived after a newer notification of the same order (a later LastModifiedDate):
+    #: its status is older than what is already known, so do not regress to it.
+    #: Computed by the INSERT itself (db_default: returned with the new row).
+    is_stale = models.BooleanField(
+        db_default=False,
+        help_text="Arrived after a notification of the same order with a later "
+        "LastModifiedDate: its status is not the order's latest.",
+    )
 
     raw_body = models.TextField(help_text="The body as received, decoded to text.")
     fingerprint = models.CharField(
