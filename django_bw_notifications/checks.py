@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
+from .addresses import parse_networks
 from .conf import PREFIX, SECRET_HEADERS
 
 _MISSING = object()
@@ -65,11 +66,14 @@ def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
 def check_max_body_size(**kwargs: Any) -> list[CheckMessage]:
     """E003: the body size cap must be a positive integer."""
     value = _setting("MAX_BODY_SIZE")
-    if value is _MISSING or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value is _MISSING or value is None:
+        return []  # None (no cap) is allowed; check --deploy warns (W008)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return []
     return [
         Error(
-            f"BW_NOTIFICATIONS_MAX_BODY_SIZE must be a positive integer (bytes), got {value!r}.",
+            f"BW_NOTIFICATIONS_MAX_BODY_SIZE must be a positive integer (bytes) or None, "
+            f"got {value!r}.",
             hint="Leave it unset for the default (1 MiB, about 17,000 telephone numbers).",
             id="bw_notifications.E003",
         )
@@ -168,6 +172,107 @@ def check_spool_configured(**kwargs: Any) -> list[CheckMessage]:
             id="bw_notifications.W005",
         )
     ]
+
+
+@register(Tags.security)
+def check_network_settings(**kwargs: Any) -> list[CheckMessage]:
+    """E007 for a malformed allow-list; E008 for malformed proxy settings."""
+    errors: list[CheckMessage] = []
+    allowed = _setting("ALLOWED_IPS")
+    if allowed is not _MISSING and allowed is not None:
+        problem = None
+        if isinstance(allowed, str) or not isinstance(allowed, Sequence):
+            problem = "must be a list of IP addresses or CIDR networks"
+        else:
+            try:
+                parse_networks(allowed)
+            except ValueError as err:
+                problem = str(err)
+        if problem:
+            errors.append(
+                Error(
+                    f"BW_NOTIFICATIONS_ALLOWED_IPS: {problem}.",
+                    hint='For example: ["203.0.113.0/24", "2001:db8::/32"].',
+                    id="bw_notifications.E007",
+                )
+            )
+    header = _setting("CLIENT_IP_HEADER")
+    count = _setting("TRUSTED_PROXY_COUNT")
+    if (header not in (_MISSING, None) and not (isinstance(header, str) and header.strip())) or (
+        count is not _MISSING
+        and not (isinstance(count, int) and not isinstance(count, bool) and count > 0)
+    ):
+        errors.append(
+            Error(
+                "BW_NOTIFICATIONS_CLIENT_IP_HEADER must be a header name and "
+                "BW_NOTIFICATIONS_TRUSTED_PROXY_COUNT a positive integer.",
+                hint='For example: "X-Forwarded-For" and 1 behind a single proxy.',
+                id="bw_notifications.E008",
+            )
+        )
+    return errors
+
+
+#: Passwords that are placeholders, not secrets (compared case-insensitively).
+_PLACEHOLDERS = ("change", "example", "placeholder", "password", "secret", "todo", "xxx", "demo")
+_MIN_PASSWORD_LENGTH = 16
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_credentials(**kwargs: Any) -> list[CheckMessage]:
+    """E009: no credentials in production; W006 short and W007 placeholder passwords."""
+    value = _setting("BASIC_AUTH")
+    if value is _MISSING or not value:
+        if settings.DEBUG:
+            return []
+        return [
+            Error(
+                "BW_NOTIFICATIONS_BASIC_AUTH is empty in a deployment: anyone who finds "
+                "the notification URL can post notifications.",
+                hint="Set BW_NOTIFICATIONS_BASIC_AUTH and the subscription's "
+                "CallbackCredentials to the same long random password.",
+                id="bw_notifications.E009",
+            )
+        ]
+    if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
+        return []  # E001 says so
+    messages: list[CheckMessage] = []
+    for index, (username, password) in enumerate(value):
+        if len(password) < _MIN_PASSWORD_LENGTH:
+            messages.append(
+                Warning(
+                    f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the password is shorter than "
+                    f"{_MIN_PASSWORD_LENGTH} characters.",
+                    hint='Use a long random password, e.g. python -c "import secrets; '
+                    'print(secrets.token_urlsafe(32))".',
+                    id="bw_notifications.W006",
+                )
+            )
+        lowered = password.lower()
+        if lowered == username.lower() or any(word in lowered for word in _PLACEHOLDERS):
+            messages.append(
+                Warning(
+                    f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the password looks like a "
+                    "placeholder.",
+                    hint="Replace it with a long random password.",
+                    id="bw_notifications.W007",
+                )
+            )
+    return messages
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_body_cap(**kwargs: Any) -> list[CheckMessage]:
+    """W008: the body size cap is off."""
+    if _setting("MAX_BODY_SIZE") is None:
+        return [
+            Warning(
+                "BW_NOTIFICATIONS_MAX_BODY_SIZE is None: bodies of any size are read into memory.",
+                hint="Leave it unset (1 MiB) or set a number of bytes.",
+                id="bw_notifications.W008",
+            )
+        ]
+    return []
 
 
 @register(Tags.urls)

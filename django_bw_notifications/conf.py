@@ -38,9 +38,30 @@ class Settings:
         return str(self._get("REALM", "Bandwidth notifications"))
 
     @property
-    def MAX_BODY_SIZE(self) -> int:
-        """Largest body accepted, in bytes (1 MiB: room for ~17,000 padded numbers)."""
-        return int(self._get("MAX_BODY_SIZE", 1024 * 1024))
+    def MAX_BODY_SIZE(self) -> int | None:
+        """Largest body accepted, in bytes (1 MiB: room for ~17,000 padded numbers).
+
+        ``None`` removes the cap (``check --deploy`` warns).
+        """
+        value = self._get("MAX_BODY_SIZE", 1024 * 1024)
+        return None if value is None else int(value)
+
+    @property
+    def ALLOWED_IPS(self) -> Sequence[str]:
+        """Addresses or CIDR networks allowed to post; empty: any (Bandwidth publishes none)."""
+        return tuple(self._get("ALLOWED_IPS", ()) or ())
+
+    @property
+    def CLIENT_IP_HEADER(self) -> str | None:
+        """Header a trusted proxy puts the client address in (``X-Forwarded-For``); None:
+        use the connection's address. Set it only behind a proxy that overwrites it."""
+        return self._get("CLIENT_IP_HEADER", None) or None
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        """How many trusted proxies append to ``CLIENT_IP_HEADER``; the client address is
+        that many entries from the right."""
+        return int(self._get("TRUSTED_PROXY_COUNT", 1))
 
     @property
     def SPOOL_DIR(self) -> Path | None:

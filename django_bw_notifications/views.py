@@ -13,7 +13,6 @@ commit, so nothing a receiver does can roll it back.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import spool
+from .addresses import client_address, is_allowed
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
 from .ingest import ingest, record_rejection
@@ -61,21 +61,26 @@ class WebhookView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
+        remote_addr = client_address(request.META)
+        if not is_allowed(remote_addr, app_settings.ALLOWED_IPS):
+            # Could be Bandwidth from a new address: worth a look, so WARNING.
+            logger.warning("403: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", remote_addr)
+            return _text(403, "this address may not post notifications")
         credentials = app_settings.BASIC_AUTH
-        if credentials and not credentials_accepted(
-            request.META.get("HTTP_AUTHORIZATION"), credentials
-        ):
-            # Normal traffic: Bandwidth's first request never carries credentials.
-            logger.debug(
-                "401 challenge to %s (Authorization header %s)",
-                request.META.get("REMOTE_ADDR"),
-                "present" if "HTTP_AUTHORIZATION" in request.META else "absent",
-            )
-            response = _text(401, "Authentication required.")
-            response["WWW-Authenticate"] = challenge(app_settings.REALM)
-            return response
+        if credentials:
+            has_header = "HTTP_AUTHORIZATION" in request.META
+            _authorization_watch.observe(has_header)
+            if not credentials_accepted(request.META.get("HTTP_AUTHORIZATION"), credentials):
+                # Normal traffic: Bandwidth's first request never carries credentials.
+                logger.debug(
+                    "401 challenge to %s (Authorization header %s)",
+                    remote_addr,
+                    "present" if has_header else "absent",
+                )
+                response = _text(401, "Authentication required.")
+                response["WWW-Authenticate"] = challenge(app_settings.REALM)
+                return response
 
-        remote_addr = _remote_addr(request)
         headers = _stored_headers(request)
         content_type = request.META.get("CONTENT_TYPE", "")
         media_type = content_type.split(";")[0].strip().lower()
@@ -114,17 +119,29 @@ class WebhookView(View):
             return _spool(body, parsed.text, remote_addr, headers)
 
         notification = result.notification
+        outcome = "stored" if result.created else "duplicate"
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        # One line per delivery; the same facts as `extra` for structured log handlers.
         logger.info(
             "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d "
             "in %.1f ms",
             notification.pk,
-            "stored" if result.created else "duplicate",
+            outcome,
             notification.order_type or "-",
             notification.status or "-",
             notification.event_type or "-",
             notification.processing_state,
             notification.telephone_number_count,
-            (time.perf_counter() - started) * 1000,
+            duration_ms,
+            extra={
+                "notification_id": notification.pk,
+                "outcome": outcome,
+                "order_type": notification.order_type,
+                "status": notification.status,
+                "event_type": notification.event_type,
+                "processing_state": notification.processing_state,
+                "duration_ms": duration_ms,
+            },
         )
         return _text(200, "OK")
 
@@ -168,13 +185,13 @@ def _text(status: int, text: str) -> HttpResponse:
     return response
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes:
+def _read_body(request: HttpRequest, limit: int | None) -> bytes:
     limit_text = f"at most {limit} bytes are accepted (BW_NOTIFICATIONS_MAX_BODY_SIZE)"
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > limit:
+    if limit is not None and declared > limit:
         raise _Refused(413, f"the body is {declared} bytes; {limit_text}", size=declared)
     stream: Any = request
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
@@ -191,20 +208,12 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         stream = request.environ["wsgi.input"]
     # Reading one byte past the limit tells "exactly at the limit" from "over it"
     # without ever holding more than limit + 1 bytes.
+    if limit is None:
+        return bytes(stream.read())
     body = bytes(stream.read(limit + 1))
     if len(body) > limit:
         raise _Refused(413, f"the body is over {limit} bytes; {limit_text}", size=len(body))
     return body
-
-
-def _remote_addr(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR can be empty or a socket path behind some servers; never let an
-    # invalid value reach an inet column.
-    value = request.META.get("REMOTE_ADDR") or ""
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
 
 
 def _stored_headers(request: HttpRequest) -> dict[str, str]:
@@ -216,6 +225,40 @@ def _stored_headers(request: HttpRequest) -> dict[str, str]:
         if value is not None:
             stored[name] = value[:_MAX_HEADER_VALUE]
     return stored
+
+
+class _AuthorizationWatch:
+    """Warns once when challenges keep going to requests that never carry Authorization.
+
+    With credentials configured, Bandwidth's retry after the challenge carries the header.
+    If no request in this process ever has, something in front of Django (Apache mod_wsgi
+    without ``WSGIPassAuthorization On``, a proxy) is probably stripping it, and every
+    delivery is being lost. A heuristic: counters only, nothing about the requests kept.
+    """
+
+    threshold = 3
+
+    def __init__(self) -> None:
+        self.with_header = self.without_header = 0
+        self.warned = False
+
+    def observe(self, has_header: bool) -> None:
+        if has_header:
+            self.with_header += 1
+            return
+        self.without_header += 1
+        if not self.warned and not self.with_header and self.without_header >= self.threshold:
+            self.warned = True
+            logger.warning(
+                "%d requests were challenged and none carried an Authorization header. If "
+                "Bandwidth has credentials for this subscription, something in front of "
+                "Django strips the header and every notification is lost (Apache mod_wsgi: "
+                "set WSGIPassAuthorization On). Check with manage.py bw_notifications_send.",
+                self.without_header,
+            )
+
+
+_authorization_watch = _AuthorizationWatch()
 
 
 def _non_atomic_everywhere(

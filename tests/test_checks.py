@@ -59,7 +59,7 @@ def test_username_with_colon_is_an_error(settings: Any) -> None:
     assert "entry 1" in messages[0].msg
 
 
-@pytest.mark.parametrize("value", [0, -1, "1MB", 1.5, True, None])
+@pytest.mark.parametrize("value", [0, -1, "1MB", 1.5, True])
 def test_bad_body_cap_is_an_error(settings: Any, value: Any) -> None:
     settings.BW_NOTIFICATIONS_MAX_BODY_SIZE = value
     assert ids() == {"bw_notifications.E003"}
@@ -105,3 +105,53 @@ def test_deploy_checks_want_a_spool(settings: Any, tmp_path: Any) -> None:
     assert "bw_notifications.W005" not in ids()
     settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
     assert "bw_notifications.W005" not in ids(include_deployment_checks=True)
+
+
+def deploy_ids() -> set[str]:
+    return ids(include_deployment_checks=True) - ids()
+
+
+def test_no_credentials_is_an_error_under_deploy(settings: Any, tmp_path: Any) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = []
+    assert "bw_notifications.E009" in deploy_ids()
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = [("bandwidth", "Qz7vB2mK9pLr4TnW8yHs")]
+    assert deploy_ids() == set()
+
+
+@pytest.mark.parametrize(
+    ("pair", "expected"),
+    [
+        (("bandwidth", "short-Qz7!"), {"bw_notifications.W006"}),
+        (("bandwidth", "please-change-me-before-going-live"), {"bw_notifications.W007"}),
+        (("bandwidth", "demo-password-change-me"), {"bw_notifications.W007"}),
+        (("bandwidth-user-0001", "bandwidth-user-0001"), {"bw_notifications.W007"}),
+        (("bw", "secret"), {"bw_notifications.W006", "bw_notifications.W007"}),
+    ],
+)
+def test_weak_or_placeholder_passwords_warn_under_deploy(
+    settings: Any, tmp_path: Any, pair: tuple[str, str], expected: set[str]
+) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = [pair]
+    assert deploy_ids() == expected
+
+
+def test_disabled_body_cap_warns_under_deploy(settings: Any, tmp_path: Any) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_MAX_BODY_SIZE = None
+    assert ids() == set()
+    assert "bw_notifications.W008" in deploy_ids()
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/8", ["10.0.0.0/33"], ["not-an-ip"], [1.5]])
+def test_malformed_allow_list_is_an_error(settings: Any, value: Any) -> None:
+    settings.BW_NOTIFICATIONS_ALLOWED_IPS = value
+    assert ids() == {"bw_notifications.E007"}
+
+
+@pytest.mark.parametrize(("header", "count"), [("", 1), (5, 1), ("X-Forwarded-For", 0)])
+def test_malformed_proxy_settings_are_an_error(settings: Any, header: Any, count: Any) -> None:
+    settings.BW_NOTIFICATIONS_CLIENT_IP_HEADER = header
+    settings.BW_NOTIFICATIONS_TRUSTED_PROXY_COUNT = count
+    assert ids() == {"bw_notifications.E008"}

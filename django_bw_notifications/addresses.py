@@ -1,0 +1,70 @@
+"""Who is posting: the client address, and the optional IP allow-list.
+
+Bandwidth publishes no source ranges for these callbacks (static IPs only through a
+support ticket), so the allow-list is off unless configured. Behind a proxy, the client
+address comes from ``BW_NOTIFICATIONS_CLIENT_IP_HEADER`` only when that setting says so:
+a header any client can send is never trusted by default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from .conf import app_settings
+
+__all__ = ["client_address", "is_allowed"]
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(meta: Mapping[str, Any]) -> str | None:
+    """The client's IP address from a request's ``META``, or None when there is no valid one.
+
+    With ``CLIENT_IP_HEADER`` set, the address is the entry ``TRUSTED_PROXY_COUNT`` places
+    from the right of that header (the one your nearest trusted proxy wrote); otherwise
+    ``REMOTE_ADDR``. Anything that is not an IP address (a socket path, garbage) is None.
+    """
+    header = app_settings.CLIENT_IP_HEADER
+    if header:
+        key = "HTTP_" + header.upper().replace("-", "_")
+        entries = [entry.strip() for entry in str(meta.get(key, "")).split(",") if entry.strip()]
+        count = app_settings.TRUSTED_PROXY_COUNT
+        candidate = entries[-count] if 0 < count <= len(entries) else ""
+    else:
+        candidate = str(meta.get("REMOTE_ADDR") or "")
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def is_allowed(address: str | None, allowed: Sequence[str]) -> bool:
+    """True when ``allowed`` is empty, or ``address`` is in one of its networks."""
+    if not allowed:
+        return True
+    if address is None:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in network for network in _networks(tuple(allowed)))
+
+
+def parse_networks(allowed: Sequence[str]) -> list[_Network]:
+    """Parse addresses and CIDRs (``203.0.113.7``, ``203.0.113.0/24``, ``2001:db8::/32``).
+
+    Raises ``ValueError`` naming the first entry that is neither.
+    """
+    networks = []
+    for entry in allowed:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return networks
+
+
+@lru_cache(maxsize=8)
+def _networks(allowed: tuple[str, ...]) -> list[_Network]:
+    return parse_networks(allowed)
