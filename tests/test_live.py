@@ -77,11 +77,11 @@ def test_concurrent_distinct_deliveries_are_all_stored_and_dispatched_once(
     rec = recorder(signals.orders_complete)
     url = _endpoint(live_server)
     bodies = [
-        notification_xml(order_id=f"order-{i}", numbers=(f"919555{i:04d}",)) for i in range(100)
+        notification_xml(order_id=f"order-{i}", numbers=(f"919555{i:04d}",)) for i in range(200)
     ]
     with ThreadPoolExecutor(max_workers=16) as pool:
         codes = list(pool.map(lambda body: _post(url, body), bodies))
-    assert codes == [200] * 100
-    assert Notification.objects.count() == 100
+    assert codes == [200] * 200
+    assert Notification.objects.count() == 200
     dispatched = sorted(kwargs["notification"].order_id for _, kwargs in rec.calls)
-    assert dispatched == sorted(f"order-{i}" for i in range(100))
+    assert dispatched == sorted(f"order-{i}" for i in range(200))

@@ -281,3 +281,16 @@ def test_replay_dispatches_again_and_records_the_outcome(deliver: Any, recorder:
     assert outcome.receivers_called == 1
     assert rec.calls[0][1]["replay"] is True
     assert Notification.objects.get().attempts == 2
+
+
+def test_a_slow_receiver_delays_nothing_but_itself(
+    deliver: Any, connect: Any, recorder: Any
+) -> None:
+    import time
+
+    connect(signals.notification_received, lambda **kwargs: time.sleep(0.3))
+    rec = recorder(signals.orders_complete)
+    response = deliver(payload("01"))
+    assert response.status_code == 200
+    assert len(rec.calls) == 1
+    assert Notification.objects.get().processing_state == ProcessingState.PROCESSED
