@@ -158,7 +158,7 @@ def check_spool_dir(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
-@register(Tags.database, deploy=True)
+@register(Tags.security, deploy=True)
 def check_spool_configured(**kwargs: Any) -> list[CheckMessage]:
     """W005 (deploy): no spool, so a database outage loses the notifications sent meanwhile."""
     if _setting("SPOOL_DIR") not in (_MISSING, None, ""):
