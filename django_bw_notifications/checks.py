@@ -25,6 +25,18 @@ def _setting(name: str) -> Any:
     return getattr(settings, PREFIX + name, _MISSING)
 
 
+def _no_credentials(level: type[Warning | Error], check_id: str) -> CheckMessage:
+    """W001 (any run) and E009 (``check --deploy``): the endpoint accepts anyone."""
+    return level(
+        "BW_NOTIFICATIONS_BASIC_AUTH is empty: anyone who finds the notification URL can "
+        "post notifications.",
+        hint="Set BW_NOTIFICATIONS_BASIC_AUTH = [(username, password)] with a long random "
+        "password, and give Bandwidth the same pair as the subscription's "
+        "CallbackCredentials.",
+        id=check_id,
+    )
+
+
 @register(Tags.security)
 def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
     """E001/E002 for malformed credentials; W001 for none with DEBUG off."""
@@ -32,15 +44,7 @@ def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
     if value is _MISSING or value is None or (isinstance(value, (list, tuple)) and not value):
         if settings.DEBUG:
             return []
-        return [
-            Warning(
-                "BW_NOTIFICATIONS_BASIC_AUTH is empty: anyone who finds the notification "
-                "URL can post notifications.",
-                hint="Set BW_NOTIFICATIONS_BASIC_AUTH = [(username, password)] and give the "
-                "same pair to Bandwidth as the subscription's CallbackCredentials.",
-                id="bw_notifications.W001",
-            )
-        ]
+        return [_no_credentials(Warning, "bw_notifications.W001")]
     if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
         return [
             Error(
@@ -225,15 +229,7 @@ def check_deploy_credentials(**kwargs: Any) -> list[CheckMessage]:
     if value is _MISSING or not value:
         if settings.DEBUG:
             return []
-        return [
-            Error(
-                "BW_NOTIFICATIONS_BASIC_AUTH is empty in a deployment: anyone who finds "
-                "the notification URL can post notifications.",
-                hint="Set BW_NOTIFICATIONS_BASIC_AUTH and the subscription's "
-                "CallbackCredentials to the same long random password.",
-                id="bw_notifications.E009",
-            )
-        ]
+        return [_no_credentials(Error, "bw_notifications.E009")]
     if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
         return []  # E001 says so
     messages: list[CheckMessage] = []

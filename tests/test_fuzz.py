@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from django_bw_notifications.models import Notification
+from django_bw_notifications.parsing import MAX_LENGTHS
 
 from .conftest import PASSWORD, PAYLOADS, USERNAME
 
@@ -39,14 +40,7 @@ XML_CHARS = st.characters(
     exclude_characters="\r\ufffe\uffff",
 ).filter(lambda c: c in "\t\n" or ord(c) >= 0x20)
 PADDING = st.sampled_from(["", " ", "  ", "\n", "\n    ", "\t"])
-LIMITED = {
-    "SubscriptionId": 255,
-    "OrderType": 100,
-    "OrderId": 255,
-    "CustomerOrderId": 255,
-    "Status": 100,
-    "EventType": 100,
-}
+
 FIELDS = {
     "SubscriptionId": "subscription_id",
     "OrderType": "order_type",
@@ -67,7 +61,7 @@ def _value(limit: int) -> st.SearchStrategy[str]:
 def notifications(draw: st.DrawFn) -> tuple[bytes, dict[str, object]]:
     """An XML body and what must be stored for it."""
     values = {
-        name: draw(_value(LIMITED.get(name, 400)))
+        name: draw(_value(MAX_LENGTHS.get(name, 400)))
         for name in draw(st.sets(st.sampled_from(sorted(FIELDS))))
     }
     if not values.get("OrderType", "").strip() and not values.get("EventType", "").strip():

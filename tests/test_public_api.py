@@ -82,5 +82,5 @@ def test_documented_settings_are_the_ones_read() -> None:
 def test_documented_check_ids_are_the_ones_registered() -> None:
     source = (ROOT / "django_bw_notifications" / "checks.py").read_text()
     assert set(re.findall(r"bw_notifications\.[EW]\d{3}", DOC_TEXT)) == set(
-        re.findall(r'id="(bw_notifications\.[EW]\d{3})"', source)
+        re.findall(r'"(bw_notifications\.[EW]\d{3})"', source)
     )
