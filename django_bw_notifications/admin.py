@@ -1,24 +1,83 @@
 """Read-only admin for received notifications and refused deliveries.
 
-Received data is evidence: nobody adds or edits it here. Deleting is for superusers.
-Replaying signals needs the ``bw_notifications.replay_notification`` permission.
+Built for an operator who knows only an order id or a telephone number: search finds
+every notification of it, and the detail page tells the whole story (parsed fields,
+numbers, the order's timeline, other notifications of the same numbers, what our
+receivers did, the XML as received). Received data is evidence: nobody adds or edits
+it here; deleting is for superusers. Replaying signals needs the
+``bw_notifications.replay_notification`` permission.
+
+Every page stays fast on millions of rows: no full-table ``COUNT(*)`` or ``DISTINCT``,
+no per-row queries, exact-match searches on indexed columns.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
 
+from .admin_filters import (
+    EventTypeFilter,
+    OrderTypeFilter,
+    ProcessingFilter,
+    StatusFilter,
+    SubscriptionFilter,
+)
 from .dispatch import dispatch
-from .models import Notification, RejectedDelivery, TelephoneNumber
-from .parsing import to_e164
+from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
+from .parsing import pretty_xml, to_e164
+
+#: Telephone numbers shown per page of a notification's detail.
+NUMBERS_PER_PAGE = 100
+#: Rows shown in the order timeline and the same-numbers table of a detail page.
+RELATED_ROWS = 50
+#: The body shown pretty-printed is cut at this many characters.
+XML_DISPLAY_LIMIT = 200_000
+#: At most this many notifications are replayed by one admin request.
+REPLAY_LIMIT = 1_000
+
+
+class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
+    """Counts at most ``cap`` + 1 rows, so no page load costs a COUNT(*) of millions.
+
+    Past the cap the list says "more than 10000" and offers the first ``cap`` rows in
+    pages; filters and search narrow it down from there.
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def _counted(self) -> int:
+        rows = self.object_list
+        if isinstance(rows, QuerySet):
+            # COUNT(*) over a LIMIT subquery: reads at most cap + 1 index entries.
+            return rows.order_by()[: self.cap + 1].count()
+        return len(rows)
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._counted, self.cap)
+
+    @property
+    def is_capped(self) -> bool:
+        """True when there are more rows than :attr:`count` says."""
+        return self._counted > self.cap
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    show_full_result_count = False  # no COUNT(*) over millions of rows per page
+    paginator = CappedCountPaginator
+    show_full_result_count = False  # no second COUNT(*) of the unfiltered table
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -30,18 +89,6 @@ class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return bool(request.user.is_superuser)
 
 
-class TelephoneNumberInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = TelephoneNumber
-    fields = ("number", "e164", "kind")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Notification)
 class NotificationAdmin(_ReadOnlyAdmin):
     """Who sent what, when, and whether our receivers handled it."""
@@ -49,19 +96,33 @@ class NotificationAdmin(_ReadOnlyAdmin):
     list_display = (
         "received_at",
         "order_type",
-        "status",
-        "event_type",
+        "status_badge",
         "order_id",
         "customer_order_id",
         "telephone_number_count",
-        "processing_state",
-        "duplicate_count",
+        "event_type",
+        "processing_badge",
     )
-    list_filter = ("processing_state", "is_stale", "order_type", "status", "event_type")
+    list_filter = (
+        ProcessingFilter,
+        OrderTypeFilter,
+        StatusFilter,
+        EventTypeFilter,
+        SubscriptionFilter,
+    )
+    list_per_page = 50
+    # Sorting millions of rows by an unindexed column is slow; received time is indexed.
+    sortable_by = ("received_at",)
     date_hierarchy = "received_at"
-    search_fields = ("=order_id", "=customer_order_id", "=subscription_id")
-    inlines = (TelephoneNumberInline,)
+    # Shown as the search box's help; get_search_results() does the matching.
+    search_fields = ("order_id", "customer_order_id", "subscription_id", "message", "note")
+    search_help_text = (
+        "An order id, customer order id, subscription id or telephone number (either "
+        "9195551234 or +19195551234) finds exact matches; anything else searches the "
+        "message and note text."
+    )
     actions = ("replay_signals",)
+    readonly_fields = ("processing_badge", "status_badge", "last_error_text")
     fieldsets = (
         (
             None,
@@ -69,7 +130,7 @@ class NotificationAdmin(_ReadOnlyAdmin):
                 "fields": (
                     "received_at",
                     "order_type",
-                    "status",
+                    "status_badge",
                     "event_type",
                     "order_id",
                     "customer_order_id",
@@ -85,8 +146,8 @@ class NotificationAdmin(_ReadOnlyAdmin):
             },
         ),
         (
-            "Processing",
-            {"fields": ("processing_state", "attempts", "last_attempt_at", "last_error")},
+            "Processing by this project's receivers",
+            {"fields": ("processing_badge", "attempts", "last_attempt_at", "last_error_text")},
         ),
         (
             "Delivery",
@@ -97,32 +158,108 @@ class NotificationAdmin(_ReadOnlyAdmin):
                     "fingerprint",
                     "duplicate_count",
                     "last_duplicate_at",
-                    "raw_body",
                 )
             },
         ),
     )
 
+    # -- list ------------------------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Notification) -> str:
+        if not obj.status:
+            return "-"
+        return format_html('<span class="bw-badge bw-{}">{}</span>', obj.status_tone, obj.status)
+
+    @admin.display(description="processing", ordering="processing_state")
+    def processing_badge(self, obj: Notification) -> str:
+        badge = format_html(
+            '<span class="bw-badge bw-{}">{}</span>',
+            obj.processing_tone,
+            obj.get_processing_state_display(),
+        )
+        if obj.duplicate_count:
+            return format_html(
+                '{} <span title="copies received">+{}</span>', badge, obj.duplicate_count
+            )
+        return badge
+
+    @admin.display(description="last error")
+    def last_error_text(self, obj: Notification) -> str:
+        if not obj.last_error:
+            return "-"
+        return format_html('<pre class="bw-traceback">{}</pre>', obj.last_error)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str
     ) -> tuple[QuerySet[Notification], bool]:
-        # A telephone number matches in either form: 9195551234 finds +19195551234.
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        """Exact matches on ids and numbers; message and note text when there are none.
+
+        Exact matches use indexes, so pasting an order id or a number is fast at any
+        size. Free text cannot use a plain index, so it is searched only when the term
+        is not an id or number we have.
+        """
         term = search_term.strip()
-        if term:
-            numbers = {term, to_e164(term)} - {""}
-            matching = TelephoneNumber.objects.filter(
-                Q(number__in=numbers) | Q(e164__in=numbers)
-            ).values("notification_id")
-            results = results | queryset.filter(pk__in=matching)
-        return results, may_have_duplicates
+        if not term:
+            return queryset, False
+        numbers = {term, to_e164(term)} - {""}
+        notification_ids = list(
+            TelephoneNumber.objects.filter(Q(number__in=numbers) | Q(e164__in=numbers))
+            .values_list("notification_id", flat=True)
+            .distinct()
+        )
+        exact = (
+            Q(order_id=term)
+            | Q(customer_order_id=term)
+            | Q(subscription_id=term)
+            | Q(pk__in=notification_ids)
+        )
+        if notification_ids or Notification.objects.filter(exact).exists():
+            return queryset.filter(exact), False
+        return queryset.filter(Q(message__icontains=term) | Q(note__icontains=term)), False
+
+    # -- detail ----------------------------------------------------------------------
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        notification = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if notification is not None:
+            context.update(self._story(request, notification))
+        return super().change_view(request, object_id, form_url, context)
+
+    def _story(self, request: HttpRequest, notification: Notification) -> dict[str, Any]:
+        """Context for the detail page's numbers, timeline, same numbers and XML."""
+        return {
+            "changelist_url": reverse("admin:bw_notifications_notification_changelist"),
+            "numbers": _numbers_page(notification, request.GET.get("numbers_page")),
+            "timeline": _timeline(notification),
+            "same_numbers": _same_numbers(notification),
+            "raw_xml": _raw_xml(notification.raw_body),
+        }
+
+    # -- replaying -------------------------------------------------------------------
 
     @admin.action(
         description="Replay signals for the selected notifications", permissions=["replay"]
     )
     def replay_signals(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        self._replay(request, queryset)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("bw_notifications.replay_notification"))
+
+    def _replay(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        # Oldest first, as Bandwidth sent them, so receivers see states in order. One
+        # request replays at most REPLAY_LIMIT: the rest would outlive the request.
+        batch = list(queryset.order_by("received_at", "id")[: REPLAY_LIMIT + 1])
         succeeded = failed = 0
-        for notification in queryset.iterator():
+        for notification in batch[:REPLAY_LIMIT]:
             if dispatch(notification, replay=True).succeeded:
                 succeeded += 1
             else:
@@ -133,9 +270,130 @@ class NotificationAdmin(_ReadOnlyAdmin):
             f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed.",
             level,
         )
+        if len(batch) > REPLAY_LIMIT:
+            self.message_user(
+                request,
+                f"Only the oldest {REPLAY_LIMIT} were replayed. For more, use "
+                "manage.py bw_notifications_replay (--failed, --order-id, --since, --until).",
+                messages.WARNING,
+            )
 
-    def has_replay_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm("bw_notifications.replay_notification"))
+    def get_urls(self) -> list[URLPattern]:
+        replay_failed = self.admin_site.admin_view(self.replay_failed_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_replay_failed"
+        return [path("replay-failed/", replay_failed, name=name), *super().get_urls()]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {"can_replay": self.has_replay_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def replay_failed_view(self, request: HttpRequest) -> HttpResponse:
+        """Replay every failed notification of the list as filtered (confirm, then POST)."""
+        if not (self.has_view_permission(request) and self.has_replay_permission(request)):
+            raise PermissionDenied
+        changelist_url = reverse("admin:bw_notifications_notification_changelist")
+        query = request.GET.urlencode()
+        back = f"{changelist_url}?{query}" if query else changelist_url
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "The list's filters are not valid.", messages.ERROR)
+            return HttpResponseRedirect(changelist_url)
+        failed = changelist.get_queryset(request).filter(processing_state=ProcessingState.FAILED)
+        if request.method == "POST":
+            self._replay(request, failed)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Replay failed notifications",
+            "failed_count": failed.count(),
+            "limit": REPLAY_LIMIT,
+            "back": back,
+            "conditions": [
+                f"{name} = {value}"
+                for name, value in request.GET.items()
+                if name not in {"p", "o", "e", "_changelist_filters"}
+            ],
+        }
+        return TemplateResponse(
+            request, "bw_notifications/admin/replay_failed_confirmation.html", context
+        )
+
+
+def _numbers_page(notification: Notification, requested: str | None) -> dict[str, Any]:
+    total = notification.telephone_number_count
+    pages = max(1, math.ceil(total / NUMBERS_PER_PAGE))
+    try:
+        page = min(max(1, int(requested or 1)), pages)
+    except ValueError:
+        page = 1
+    start = (page - 1) * NUMBERS_PER_PAGE
+    rows = list(notification.telephone_numbers.order_by("id")[start : start + NUMBERS_PER_PAGE])
+    return {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "first": start + 1,
+        "last": start + len(rows),
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < pages else None,
+    }
+
+
+def _timeline(notification: Notification) -> dict[str, Any] | None:
+    """Every notification of the same order, oldest first (None for events)."""
+    if not notification.order_id:
+        return None
+    same_order = Notification.objects.filter(
+        order_id=notification.order_id, order_type=notification.order_type
+    ).order_by("received_at", "id")
+    rows = list(same_order[: RELATED_ROWS + 1])
+    return {
+        "rows": rows[:RELATED_ROWS],
+        "more": len(rows) > RELATED_ROWS,
+        "total": same_order.count() if len(rows) > RELATED_ROWS else len(rows),
+    }
+
+
+def _same_numbers(notification: Notification) -> dict[str, Any]:
+    """Other notifications listing any of this one's numbers (matched in E.164 form).
+
+    Numbers without an E.164 form (rare) are matched as sent. The two lookups stay
+    separate: an OR across them makes PostgreSQL scan every telephone number.
+    """
+    mine = notification.telephone_numbers.all()
+    matching = Q(
+        pk__in=TelephoneNumber.objects.filter(e164__in=mine.exclude(e164="").values("e164")).values(
+            "notification_id"
+        )
+    )
+    if mine.filter(e164="").exists():
+        matching |= Q(
+            pk__in=TelephoneNumber.objects.filter(
+                e164="", number__in=mine.filter(e164="").values("number")
+            ).values("notification_id")
+        )
+    others = (
+        Notification.objects.filter(matching)
+        .exclude(pk=notification.pk)
+        .order_by("received_at", "id")
+    )
+    rows = list(others[: RELATED_ROWS + 1])
+    return {"rows": rows[:RELATED_ROWS], "more": len(rows) > RELATED_ROWS}
+
+
+def _raw_xml(text: str) -> dict[str, Any]:
+    shown = text[:XML_DISPLAY_LIMIT]
+    return {
+        "pretty": pretty_xml(shown) if len(text) <= XML_DISPLAY_LIMIT else shown,
+        "received": shown,
+        "truncated": len(text) > XML_DISPLAY_LIMIT,
+        "length": len(text),
+    }
 
 
 @admin.register(RejectedDelivery)
@@ -159,4 +417,5 @@ class RejectedDeliveryAdmin(_ReadOnlyAdmin):
 
     @admin.display(description="Body")
     def body_text(self, obj: RejectedDelivery) -> str:
-        return bytes(obj.body).decode("utf-8", errors="replace")
+        text = bytes(obj.body).decode("utf-8", errors="replace")
+        return format_html('<pre class="bw-xml">{}</pre>', text) if text else "-"

@@ -112,6 +112,41 @@ def all_statuses() -> tuple[str, ...]:
     return tuple(seen)
 
 
+#: How an operator should read a status at a glance (admin badges). Unlisted: "neutral".
+_STATUS_TONES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "failed",
+            "exception",
+            "snapback",
+            "soa_conflict",
+            "invalid_draft_tns",
+            "needs_attention",
+            "action_required",
+        ),
+        "danger",
+    ),
+    **dict.fromkeys(
+        (
+            "partial",
+            "adjusted_partial",
+            "backordered",
+            "requested_supp",
+            "requested_cancel",
+            "cancelled",
+            "pending_documents",
+        ),
+        "warning",
+    ),
+    **dict.fromkeys(("complete", "completed", "adjusted_complete", "foc"), "success"),
+}
+
+
+def status_tone(status: str) -> str:
+    """``"danger"``, ``"warning"``, ``"success"`` or ``"neutral"`` for a status (any case)."""
+    return _STATUS_TONES.get(normalise_name(status), "neutral")
+
+
 _ORDER_TYPE_KEYS = frozenset(normalise_name(t) for t in ORDER_STATUSES)
 _EVENT_TYPE_KEYS = frozenset(normalise_name(e) for e in EVENT_TYPES)
 _STATUS_KEYS: dict[str, frozenset[str]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from .catalog import status_tone
 from .parsing import MAX_LENGTHS
 
 
@@ -19,6 +20,12 @@ class ProcessingState(models.TextChoices):
     PROCESSING = "processing", "Processing"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
+
+
+_PROCESSING_TONES: dict[str, str] = {
+    ProcessingState.FAILED: "danger",
+    ProcessingState.PROCESSED: "success",
+}
 
 
 class Notification(models.Model):
@@ -98,6 +105,15 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["order_type", "status"], name="bw_notif_type_status_idx"),
             models.Index(fields=["event_type"], name="bw_notif_event_type_idx"),
+            # The admin lists distinct statuses and subscriptions from these indexes.
+            models.Index(fields=["status"], name="bw_notif_status_idx"),
+            models.Index(fields=["subscription_id"], name="bw_notif_subscription_idx"),
+            # "Received more than once" is rare: a small partial index finds those rows.
+            models.Index(
+                fields=["-received_at"],
+                condition=models.Q(duplicate_count__gt=0),
+                name="bw_notif_duplicated_idx",
+            ),
         ]
         permissions = [("replay_notification", "Can replay the signals of a notification")]
 
@@ -107,6 +123,16 @@ class Notification(models.Model):
         else:
             what = f"event {self.event_type}"
         return f"{what} #{self.pk}"
+
+    @property
+    def status_tone(self) -> str:
+        """How to colour the status: ``danger``, ``warning``, ``success`` or ``neutral``."""
+        return status_tone(self.status)
+
+    @property
+    def processing_tone(self) -> str:
+        """How to colour the processing state (failed is ``danger``)."""
+        return _PROCESSING_TONES.get(self.processing_state, "neutral")
 
 
 class TelephoneNumber(models.Model):

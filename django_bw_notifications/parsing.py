@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, indent, tostring
 
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 from defusedxml.ElementTree import fromstring
@@ -37,6 +37,7 @@ __all__ = [
     "TelephoneNumber",
     "decode_body",
     "parse_notification",
+    "pretty_xml",
     "to_e164",
 ]
 
@@ -224,6 +225,20 @@ def parse_notification(body: bytes) -> ParsedNotification:
         extra=extra,
         text=text,
     )
+
+
+def pretty_xml(text: str) -> str:
+    """Return ``text`` re-indented for people to read, or unchanged if it does not parse.
+
+    Parsed with the same safe parser as notifications; comments and the XML declaration
+    are dropped, so show the text as received beside it when every byte matters.
+    """
+    try:
+        root = _parse_xml(text.lstrip())
+    except NotificationParseError:
+        return text
+    indent(root, space="  ")
+    return tostring(root, encoding="unicode")
 
 
 def _detect_encoding(body: bytes) -> str:
