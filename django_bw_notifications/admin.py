@@ -42,6 +42,10 @@ from .parsing import pretty_xml, to_e164
 NUMBERS_PER_PAGE = 100
 #: Rows shown in the order timeline and the same-numbers table of a detail page.
 RELATED_ROWS = 50
+#: "Other notifications of these numbers" looks at this many of a notification's numbers
+#: and at most this many notification ids.
+SAME_NUMBERS_CHECKED = 100
+SAME_NUMBERS_IDS = 1_000
 #: The body shown pretty-printed is cut at this many characters.
 XML_DISPLAY_LIMIT = 200_000
 #: At most this many notifications are replayed by one admin request.
@@ -360,30 +364,36 @@ def _timeline(notification: Notification) -> dict[str, Any] | None:
 
 
 def _same_numbers(notification: Notification) -> dict[str, Any]:
-    """Other notifications listing any of this one's numbers (matched in E.164 form).
+    """Other notifications listing this one's numbers, oldest first.
 
-    Numbers without an E.164 form (rare) are matched as sent. The two lookups stay
-    separate: an OR across them makes PostgreSQL scan every telephone number.
+    Matched in E.164 form (as sent when a number has none), on the first
+    ``SAME_NUMBERS_CHECKED`` numbers: past that (a 5,000-number order), each number's
+    own search link is the better question. Ids are collected first so that the
+    planner cannot choose to walk every notification by date.
     """
-    mine = notification.telephone_numbers.all()
-    matching = Q(
-        pk__in=TelephoneNumber.objects.filter(e164__in=mine.exclude(e164="").values("e164")).values(
-            "notification_id"
-        )
+    mine = list(
+        notification.telephone_numbers.order_by("id").values_list("number", "e164")[
+            :SAME_NUMBERS_CHECKED
+        ]
     )
-    if mine.filter(e164="").exists():
-        matching |= Q(
-            pk__in=TelephoneNumber.objects.filter(
-                e164="", number__in=mine.filter(e164="").values("number")
-            ).values("notification_id")
-        )
-    others = (
-        Notification.objects.filter(matching)
-        .exclude(pk=notification.pk)
-        .order_by("received_at", "id")
+    e164s = {e164 for _, e164 in mine if e164}
+    as_sent = {number for number, e164 in mine if not e164}
+    ids = list(
+        TelephoneNumber.objects.filter(Q(e164__in=e164s) | Q(e164="", number__in=as_sent))
+        .exclude(notification_id=notification.pk)
+        .order_by("notification_id")
+        .values_list("notification_id", flat=True)
+        .distinct()[:SAME_NUMBERS_IDS]
     )
-    rows = list(others[: RELATED_ROWS + 1])
-    return {"rows": rows[:RELATED_ROWS], "more": len(rows) > RELATED_ROWS}
+    rows = list(
+        Notification.objects.filter(pk__in=ids).order_by("received_at", "id")[: RELATED_ROWS + 1]
+    )
+    return {
+        "rows": rows[:RELATED_ROWS],
+        "more": len(rows) > RELATED_ROWS,
+        "partial": notification.telephone_number_count > SAME_NUMBERS_CHECKED,
+        "checked": SAME_NUMBERS_CHECKED,
+    }
 
 
 def _raw_xml(text: str) -> dict[str, Any]:

@@ -332,6 +332,7 @@ def test_detail_pages_5000_numbers(
     assert f"<td>{numbers[100]}</td>" not in html
     assert "Numbers 1\u2013100 of 5000" in html
     assert "?numbers_page=2#numbers" in html
+    assert "the first 100 of these telephone numbers" in html
     assert len(captured) < 20
     last = admin_client.get(change_url(notification), {"numbers_page": "50"}).content.decode()
     assert f"<td>{numbers[-1]}</td>" in last
@@ -366,6 +367,16 @@ def test_detail_links_other_notifications_of_the_same_numbers(
     assert [n.status for n in others] == ["FOC", "COMPLETE", "FAILED"]
     html = response.content.decode()
     assert f"{CHANGELIST}?q=%2B19195551234" in html  # each number links to its search
+
+
+def test_numbers_without_an_e164_form_match_as_sent(
+    admin_client: Client, deliver: Callable[..., Notification]
+) -> None:
+    first = deliver(build_order_notification(numbers=["12345"]))
+    second = deliver(build_order_notification(numbers=["12345", "9195550000"]))
+    deliver(build_order_notification(numbers=["+12345"]))
+    response = admin_client.get(change_url(first))
+    assert [n.pk for n in response.context["same_numbers"]["rows"]] == [second.pk]
 
 
 def test_event_detail_has_no_order_timeline(
