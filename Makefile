@@ -8,18 +8,18 @@ PORT ?= 8000
 # not go through pyenv's shims reliably. Empty where pyenv is absent.
 PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
 
-.PHONY: demo test test-postgres lint tox clean
+.PHONY: demo test test-postgres lint tox screenshots bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,postgres]' 'tox>=4.11'
+	$(BIN)/python -m pip install --quiet -e '.[test,browser,lint,postgres]' 'tox>=4.11'
 	touch $@
 
 ## demo: migrate an SQLite database, post the sample notifications, serve the admin
@@ -44,6 +44,15 @@ lint: $(VENV)/.installed-dev
 ## tox: the Python x Django x database matrix (ENVS="py312-dj60-sqlite,..." to choose)
 tox: $(VENV)/.installed-dev
 	PATH="$(PYENV_PATHS)$$PATH" $(BIN)/tox run $(if $(ENVS),-e $(ENVS),)
+
+## screenshots: re-take docs/screenshots/*.png with the browser test (needs Chromium)
+screenshots: $(VENV)/.installed
+	cd example_project && BW_SCREENSHOTS_DIR=../docs/screenshots ../$(BIN)/python -m pytest tests/test_admin_browser.py
+
+## bench-admin: load 1,000,000 notifications into PostgreSQL and time the admin's pages
+bench-admin: $(VENV)/.installed-dev
+	$(BIN)/python bench/admin_dataset.py --notifications $(or $(N),1000000)
+	$(BIN)/python bench/admin_timing.py --write bench/results/admin-$$(date +%Y%m%d).md
 
 clean:
 	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info

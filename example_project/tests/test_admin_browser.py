@@ -1,0 +1,162 @@
+"""The admin in a real browser: Playwright drives Debian's Chromium against a live server.
+
+An operator logs in, opens the list, filters the failed notifications, searches a
+telephone number, opens a notification, and replays the failed one. The screenshots in
+``docs/screenshots/`` come from this test (``make screenshots``).
+
+Skips, saying why, without the ``browser`` extra (``pip install
+'django-bw-notifications[browser]'``) or without Chromium (``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from django_bw_notifications import signals
+from django_bw_notifications.models import Notification, ProcessingState
+from django_bw_notifications.testing import build_order_notification
+
+CHROMIUM = os.environ.get("BW_CHROMIUM", "/usr/bin/chromium")
+PAYLOADS = Path(__file__).resolve().parents[2] / "tests" / "payloads"
+SCREENSHOTS = os.environ.get("BW_SCREENSHOTS_DIR")
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Playwright is not installed: pip install 'django-bw-notifications[browser]'",
+)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None,
+        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (or set BW_CHROMIUM)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made here
+    # between browser steps are ordinary blocking calls, which Django must be told.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        # Screenshots show the page, not Django's navigation sidebar.
+        page.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def crm() -> Iterator[dict[str, bool]]:
+    """A receiver that fails on one port-in's FOC while ``crm["down"]`` is true."""
+    state = {"down": True}
+
+    def update_crm(sender: Any, notification: Notification, **kwargs: Any) -> None:
+        if state["down"] and (notification.order_id, notification.status) == ("port-7781", "FOC"):
+            raise ConnectionError("CRM unreachable: connection refused (crm.internal:443)")
+
+    signals.notification_received.connect(update_crm, weak=False)
+    yield state
+    signals.notification_received.disconnect(update_crm)
+
+
+def deliver(live_server: Any, scratch: Path) -> None:
+    """Everything goes through the real endpoint, the way Bandwidth sends it."""
+    url = live_server.url + reverse("bw_notifications:webhook")
+    files = [arg for path in sorted(PAYLOADS.glob("*.xml")) for arg in ("--file", str(path))]
+    call_command("bw_notifications_send", url, *files, stdout=io.StringIO())
+    for status, day in (("SUBMITTED", 2), ("FOC", 5), ("COMPLETE", 9)):
+        body = build_order_notification(
+            "portins",
+            status,
+            order_id="port-7781",
+            customer_order_id="crm-port-7781",
+            numbers=["9195551234", "9195551235"],
+            message="Port request " + status.lower(),
+            last_modified_date=f"2026-11-{day:02d}T15:00:00.000Z",
+        )
+        path = scratch / f"{status}.xml"
+        path.write_bytes(body)
+        call_command("bw_notifications_send", url, "--file", str(path), stdout=io.StringIO())
+
+
+def shoot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> None:
+    target = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=full_page)
+
+
+def test_an_operator_finds_the_story_and_replays_the_failure(
+    page: Any, live_server: Any, admin_user: Any, crm: dict[str, bool], tmp_path: Path
+) -> None:
+    deliver(live_server, tmp_path)
+    assert Notification.objects.count() >= 20
+    failed = Notification.objects.get(processing_state=ProcessingState.FAILED)
+    assert failed.order_id == "port-7781"
+
+    # Log in.
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.locator("tr.model-notification th a").click()
+
+    # The list: badges, filters, every notification.
+    expect = sync_api.expect
+    expect(page.locator("#result_list")).to_be_visible()
+    expect(page.locator("#result_list .bw-badge.bw-danger").first).to_be_visible()
+    shoot(page, "admin-list", tmp_path)
+
+    # Filter: only the failed one.
+    page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("port-7781")
+
+    # Search a telephone number in E.164 form: the legacy-form rows come back too.
+    page.goto(live_server.url + reverse("admin:bw_notifications_notification_changelist"))
+    page.fill("#searchbar", "+19195551234")
+    page.press("#searchbar", "Enter")
+    expect(rows).to_have_count(
+        Notification.objects.filter(telephone_numbers__number__in=["9195551234", "+19195551234"])
+        .distinct()
+        .count()
+    )
+    expect(page.locator("#result_list")).to_contain_text("port-7781")
+
+    # Open the failed notification: its story, its timeline, its traceback.
+    page.locator("#result_list tbody tr", has_text="FOC").locator("th a").first.click()
+    expect(page.locator("#timeline")).to_contain_text("SUBMITTED")
+    expect(page.locator("#timeline")).to_contain_text("COMPLETE")
+    expect(page.locator(".bw-traceback")).to_contain_text("CRM unreachable")
+    expect(page.locator("#raw-xml pre").first).to_contain_text("<OrderId>port-7781</OrderId>")
+    shoot(page, "admin-detail", tmp_path, full_page=True)
+
+    # The CRM is back: replay the failed one from the list and read the outcome.
+    crm["down"] = False
+    page.goto(
+        live_server.url
+        + reverse("admin:bw_notifications_notification_changelist")
+        + "?processing_state=failed"
+    )
+    page.locator("#result_list tbody input.action-select").first.check()
+    page.select_option("select[name=action]", "replay_signals")
+    page.click("button[name=index]")
+    expect(page.locator("ul.messagelist")).to_contain_text("Replayed 1: 1 succeeded, 0 failed.")
+    shoot(page, "admin-replayed", tmp_path)
+    failed.refresh_from_db()
+    assert failed.processing_state == ProcessingState.PROCESSED
+    assert failed.attempts == 2
