@@ -128,9 +128,18 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     expect(page.locator("#result_list .bw-badge.bw-danger").first).to_be_visible()
     shoot(page, "admin-list", tmp_path)
 
-    # Filter: only the failed one.
-    page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
+    # Filter by status: every FOC (a sample and port-7781), and nothing else.
+    assert Notification.objects.filter(status="FOC").count() >= 2
+    filters = page.locator("#changelist-filter")
+    filters.get_by_role("link", name="FOC", exact=True).click()
     rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(Notification.objects.filter(status="FOC").count())
+    for text in rows.locator("td.field-status_badge").all_inner_texts():
+        assert text == "FOC"
+
+    # Filter by processing state: only the failed one.
+    page.goto(live_server.url + reverse("admin:bw_notifications_notification_changelist"))
+    filters.get_by_role("link", name="Failed", exact=True).click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("port-7781")
 
