@@ -6,6 +6,7 @@ import ast
 import codecs
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -280,6 +281,10 @@ def test_empty_telephone_numbers_are_skipped() -> None:
         ("919555123", ""),
         ("19195551234", ""),
         ("+0123", ""),
+        ("+12", "+12"),
+        ("+1234567890123456", ""),
+        ("+", ""),
+        ("", ""),
         ("919-555-1234", ""),
         ("+1 919 555 1234", ""),
         ("\uff19\uff11\uff19\uff15\uff15\uff15\uff11\uff12\uff13\uff14", ""),  # full-width digits
@@ -404,3 +409,76 @@ def test_parse_result_is_frozen() -> None:
     parsed = parse_notification(payload("01"))
     with pytest.raises(AttributeError):
         parsed.status = "FAILED"  # type: ignore[misc]
+
+
+# -- the two parsers: the C parser without a DOCTYPE, defusedxml with one -----------
+
+
+@pytest.fixture
+def defused_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each body handed to defusedxml (and still parse it there)."""
+    calls: list[str] = []
+    real = parsing.fromstring
+
+    def recording(text: str, **kwargs: Any) -> Any:
+        calls.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(parsing, "fromstring", recording)
+    return calls
+
+
+def test_a_body_without_doctype_never_reaches_defusedxml(defused_calls: list[str]) -> None:
+    for name in ("01", "07", "21"):
+        parse_notification(payload(name))
+    assert defused_calls == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE Notification><Notification><OrderType>o</OrderType></Notification>",
+        b'<?xml version="1.0"?>\n<!DOCTYPE Notification SYSTEM "x.dtd"><Notification/>',
+        "<!DOCTYPE Notification><Notification/>".encode("utf-16"),
+    ],
+)
+def test_any_doctype_goes_to_defusedxml_and_is_refused(
+    defused_calls: list[str], body: bytes
+) -> None:
+    with pytest.raises(NotificationParseError, match="DTDs"):
+        parse_notification(body)
+    assert len(defused_calls) == 1
+
+
+def test_doctype_text_in_a_comment_or_cdata_is_parsed_by_defusedxml(
+    defused_calls: list[str],
+) -> None:
+    body = (
+        b"<Notification><!-- <!DOCTYPE x> --><OrderType>o</OrderType>"
+        b"<Note><![CDATA[<!DOCTYPE y>]]></Note></Notification>"
+    )
+    parsed = parse_notification(body)
+    assert (parsed.order_type, parsed.note) == ("o", "<!DOCTYPE y>")
+    assert len(defused_calls) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!doctype Notification><Notification><OrderType>o</OrderType></Notification>",
+        b"<! DOCTYPE Notification><Notification><OrderType>o</OrderType></Notification>",
+        b'<!ENTITY a "x"><Notification><OrderType>o</OrderType></Notification>',
+        b"<Notification><OrderType>&a;</OrderType></Notification>",
+    ],
+)
+def test_doctype_lookalikes_cannot_declare_anything(defused_calls: list[str], body: bytes) -> None:
+    # Without the exact "<!DOCTYPE" the C parser sees no DTD: a declaration or an
+    # undefined entity is a syntax error there.
+    with pytest.raises(NotificationParseError, match="not well-formed XML"):
+        parse_notification(body)
+    assert defused_calls == []
+
+
+def test_character_references_stay_text_on_the_fast_path() -> None:
+    body = b"<Notification><OrderType>&#x26;lt;</OrderType></Notification>"
+    assert parse_notification(body).order_type == "&lt;"
