@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.models import Exists, F
 from django.utils import timezone
 
@@ -84,12 +84,7 @@ def store(
         with transaction.atomic(using=db):
             notification.save(using=db, force_insert=True)
             if parsed.telephone_numbers:
-                TelephoneNumber.objects.using(db).bulk_create(
-                    TelephoneNumber(
-                        notification=notification, number=tn.number, e164=tn.e164, kind=tn.kind
-                    )
-                    for tn in parsed.telephone_numbers
-                )
+                _insert_numbers(db, notification.pk, parsed)
         if isinstance(notification.is_stale, Exists):
             # A backend without INSERT ... RETURNING leaves the expression in place.
             notification.refresh_from_db(using=db, fields=["is_stale"])
@@ -168,6 +163,35 @@ def record_rejection(
             body,
         )
         return None
+
+
+def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -> None:
+    """All the numbers of one notification in one INSERT.
+
+    On PostgreSQL the columns go as three arrays through ``UNNEST``: no model instance
+    per number (5,000 of them cost more than the INSERT itself). Elsewhere,
+    ``bulk_create`` (which batches as the backend requires).
+    """
+    connection = connections[db]
+    if connection.vendor == "postgresql":
+        numbers, e164s, kinds = zip(*parsed.telephone_numbers, strict=True)
+        quote = connection.ops.quote_name
+        columns = {f.name: quote(str(f.column)) for f in TelephoneNumber._meta.concrete_fields}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(TelephoneNumber._meta.db_table)} "  # noqa: S608
+                f"({columns['notification']}, {columns['number']}, {columns['e164']}, "
+                f"{columns['kind']}) "
+                "SELECT %s, * FROM UNNEST(%s::varchar[], %s::varchar[], %s::varchar[])",
+                [notification_id, list(numbers), list(e164s), list(kinds)],
+            )
+        return
+    TelephoneNumber.objects.using(db).bulk_create(
+        TelephoneNumber(
+            notification_id=notification_id, number=tn.number, e164=tn.e164, kind=tn.kind
+        )
+        for tn in parsed.telephone_numbers
+    )
 
 
 def _db_datetime(value: datetime | None) -> datetime | None:

@@ -40,10 +40,8 @@ class Notification(models.Model):
 
     subscription_id = models.CharField(max_length=MAX_LENGTHS["SubscriptionId"], blank=True)
     order_type = models.CharField(max_length=MAX_LENGTHS["OrderType"], blank=True)
-    order_id = models.CharField(max_length=MAX_LENGTHS["OrderId"], blank=True, db_index=True)
-    customer_order_id = models.CharField(
-        max_length=MAX_LENGTHS["CustomerOrderId"], blank=True, db_index=True
-    )
+    order_id = models.CharField(max_length=MAX_LENGTHS["OrderId"], blank=True)
+    customer_order_id = models.CharField(max_length=MAX_LENGTHS["CustomerOrderId"], blank=True)
     status = models.CharField(max_length=MAX_LENGTHS["Status"], blank=True)
     message = models.TextField(blank=True)
     note = models.TextField(blank=True)
@@ -76,7 +74,6 @@ class Notification(models.Model):
     raw_body = models.TextField(help_text="The body as received, decoded to text.")
     fingerprint = models.CharField(
         max_length=64,
-        unique=True,
         help_text="SHA-256 of the parsed content; equal fingerprints are duplicates.",
     )
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
@@ -92,7 +89,6 @@ class Notification(models.Model):
         max_length=16,
         choices=ProcessingState.choices,
         default=ProcessingState.PENDING,
-        db_index=True,
     )
     attempts = models.PositiveIntegerField(default=0, help_text="Dispatches run so far.")
     last_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -102,7 +98,16 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ("-received_at", "-id")
+        # Declared here rather than with db_index/unique on the fields: on PostgreSQL
+        # those also create a second "_like" index per text column, which every INSERT
+        # pays for and no query here uses (searches are exact).
+        constraints = [
+            models.UniqueConstraint(fields=["fingerprint"], name="bw_notif_fingerprint_uniq"),
+        ]
         indexes = [
+            models.Index(fields=["order_id"], name="bw_notif_order_id_idx"),
+            models.Index(fields=["customer_order_id"], name="bw_notif_customer_order_idx"),
+            models.Index(fields=["processing_state"], name="bw_notif_processing_idx"),
             models.Index(fields=["order_type", "status"], name="bw_notif_type_status_idx"),
             models.Index(fields=["event_type"], name="bw_notif_event_type_idx"),
             # The admin lists distinct statuses and subscriptions from these indexes.
@@ -146,13 +151,18 @@ class TelephoneNumber(models.Model):
         Notification, on_delete=models.CASCADE, related_name="telephone_numbers"
     )
     #: As sent, whitespace stripped.
-    number = models.CharField(max_length=MAX_LENGTHS["TelephoneNumber"], db_index=True)
+    number = models.CharField(max_length=MAX_LENGTHS["TelephoneNumber"])
     #: ``+1`` added to 10-digit NANP numbers, ``+…`` kept, else empty.
-    e164 = models.CharField(max_length=16, blank=True, db_index=True, verbose_name="E.164")
+    e164 = models.CharField(max_length=16, blank=True, verbose_name="E.164")
     kind = models.CharField(max_length=16, choices=Kind.choices)
 
     class Meta:
         ordering = ("id",)
+        # Exact-match indexes only (no PostgreSQL "_like" twins): see Notification.Meta.
+        indexes = [
+            models.Index(fields=["number"], name="bw_tn_number_idx"),
+            models.Index(fields=["e164"], name="bw_tn_e164_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number
