@@ -45,8 +45,8 @@ def store(
 ) -> StoreResult:
     """Write ``parsed`` and its telephone numbers in one transaction.
 
-    Two INSERTs whatever the number of telephone numbers (one on PostgreSQL for all
-    numbers; SQLite splits very large batches). A duplicate (same fingerprint) is
+    Two statements whatever the number of telephone numbers (the notification's INSERT,
+    then one for all its numbers). A duplicate (same fingerprint) is
     recognised through the unique index, so concurrent copies cannot both be created;
     the existing row's ``duplicate_count`` is incremented instead.
     """
@@ -191,32 +191,33 @@ _STALE_COLUMNS = ("order_id", "order_type", "last_modified_date")
 
 
 def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -> None:
-    """All the numbers of one notification in one INSERT.
+    """All the numbers of one notification in one statement, without model instances.
 
-    On PostgreSQL the columns go as three arrays through ``UNNEST``: no model instance
-    per number (5,000 of them cost more than the INSERT itself). Elsewhere,
-    ``bulk_create`` (which batches as the backend requires).
+    On PostgreSQL the columns go as three arrays through ``UNNEST``; elsewhere one
+    parametrised INSERT runs for every row through ``executemany`` (SQLite's module
+    loops in C; MySQL's drivers batch it). A model instance per number would cost more
+    than the INSERT itself at 5,000 numbers.
     """
     connection = connections[db]
-    if connection.vendor == "postgresql":
-        numbers, e164s, kinds = zip(*parsed.telephone_numbers, strict=True)
-        quote = connection.ops.quote_name
-        columns = {f.name: quote(str(f.column)) for f in TelephoneNumber._meta.concrete_fields}
-        with connection.cursor() as cursor:
+    quote = connection.ops.quote_name
+    columns = {f.name: quote(str(f.column)) for f in TelephoneNumber._meta.concrete_fields}
+    insert = (
+        f"INSERT INTO {quote(TelephoneNumber._meta.db_table)} "
+        f"({columns['notification']}, {columns['number']}, {columns['e164']}, {columns['kind']}) "
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            numbers, e164s, kinds = zip(*parsed.telephone_numbers, strict=True)
             cursor.execute(
-                f"INSERT INTO {quote(TelephoneNumber._meta.db_table)} "  # noqa: S608
-                f"({columns['notification']}, {columns['number']}, {columns['e164']}, "
-                f"{columns['kind']}) "
-                "SELECT %s, * FROM UNNEST(%s::varchar[], %s::varchar[], %s::varchar[])",
+                # Quoted names from the model's metadata; every value is a parameter.
+                insert + "SELECT %s, * FROM UNNEST(%s::varchar[], %s::varchar[], %s::varchar[])",  # noqa: S608
                 [notification_id, list(numbers), list(e164s), list(kinds)],
             )
-        return
-    TelephoneNumber.objects.using(db).bulk_create(
-        TelephoneNumber(
-            notification_id=notification_id, number=tn.number, e164=tn.e164, kind=tn.kind
-        )
-        for tn in parsed.telephone_numbers
-    )
+        else:
+            cursor.executemany(
+                insert + "VALUES (%s, %s, %s, %s)",
+                [(notification_id, *number) for number in parsed.telephone_numbers],
+            )
 
 
 def _db_datetime(value: datetime | None) -> datetime | None:

@@ -147,8 +147,15 @@ class TelephoneNumber(models.Model):
         COMPLETED = "completed", "CompletedTelephoneNumbers"
         IMPACTED = "impacted", "ImpactedTelephoneNumbers"
 
+    # No database-level constraint: PostgreSQL checks one per inserted row at COMMIT,
+    # which doubled the cost of storing a 5,000-number notification (bench/README.md).
+    # Rows are only ever written by ingest, in the same transaction as their
+    # notification, and deleted through the ORM, which cascades itself.
     notification = models.ForeignKey(
-        Notification, on_delete=models.CASCADE, related_name="telephone_numbers"
+        Notification,
+        on_delete=models.CASCADE,
+        related_name="telephone_numbers",
+        db_constraint=False,
     )
     #: As sent, whitespace stripped.
     number = models.CharField(max_length=MAX_LENGTHS["TelephoneNumber"])
