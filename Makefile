@@ -8,7 +8,7 @@ PORT ?= 8000
 # not go through pyenv's shims reliably. Empty where pyenv is absent.
 PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
 
-.PHONY: demo test test-postgres lint tox screenshots bench-admin clean
+.PHONY: demo test test-postgres lint tox screenshots bench bench-short bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,browser,lint,postgres]' 'tox>=4.11'
+	$(BIN)/python -m pip install --quiet -e '.[test,browser,bench,lint,postgres]' 'tox>=4.11'
 	touch $@
 
 ## demo: migrate an SQLite database, post the sample notifications, serve the admin
@@ -48,6 +48,14 @@ tox: $(VENV)/.installed-dev
 ## screenshots: re-take docs/screenshots/*.png with the browser test (needs Chromium)
 screenshots: $(VENV)/.installed
 	cd example_project && BW_SCREENSHOTS_DIR=../docs/screenshots ../$(BIN)/python -m pytest tests/test_admin_browser.py
+
+## bench: our endpoint against bare/raw/floor/naive under gunicorn + wrk (needs wrk)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py
+
+## bench-short: the same in seconds, on PostgreSQL only (what CI runs)
+bench-short: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py --short --db postgres
 
 ## bench-admin: load 1,000,000 notifications into PostgreSQL and time the admin's pages
 bench-admin: $(VENV)/.installed-dev

@@ -1,0 +1,399 @@
+"""``make bench``: our endpoint against three anchors, under gunicorn, driven by wrk.
+
+    python bench/run.py [--short] [--db postgres --db sqlite] [--seconds 10]
+
+For each database: migrate, start gunicorn (2 sync workers), and for bodies of 1, 100
+and 5,000 telephone numbers run wrk (2 threads, 4 connections, a unique OrderId per
+request, valid Basic auth) against ``bare``, ``raw``, ``naive`` and our endpoint, one
+after the other on the same server. Then the worker memory: growth over 10,000
+one-number notifications, and the peak while ingesting 5,000-number bodies. Then the
+deterministic measures, in-process: SQL statements per notification, and parse time
+against plain ``xml.etree`` on the same bytes.
+
+Prints a Markdown report and writes it to ``bench/results/`` (``--short``: seconds
+per point, for CI, written nowhere unless ``--write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BIN = Path(sys.executable).parent
+SIZES = (1, 100, 5000)
+ENDPOINTS = ("bare", "raw", "floor", "ours", "naive")  # naive last: it leaves work queued
+PORT = 8765
+MEMORY_REQUESTS = 10_000
+
+
+@dataclass
+class Point:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", action="append", choices=["postgres", "sqlite"])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measured point")
+    parser.add_argument("--short", action="store_true", help="CI mode: 1 s per point")
+    parser.add_argument("--write", type=Path, help="report file (default: bench/results/…)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    seconds = 1.0 if args.short else args.seconds
+    databases = args.db or ["postgres", "sqlite"]
+
+    sections = [_header(seconds)]
+    for db in databases:
+        sections.append(_bench_database(db, seconds, short=args.short))
+    report = "\n".join(sections)
+    print(report)
+    target = args.write or (
+        None if args.short else BENCH / "results" / time.strftime("bench-%Y%m%d-%H%M.md")
+    )
+    if target:
+        target.write_text(report)
+        print(f"written to {target.relative_to(ROOT) if target.is_absolute() else target}")
+    return 0
+
+
+def _env(db: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BENCH_DB": db,
+        "DJANGO_SETTINGS_MODULE": "bench.server.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def _bench_database(db: str, seconds: float, *, short: bool) -> str:
+    env = _env(db)
+    if db == "postgres":
+        _create_postgres_database(env.get("BENCH_DB_NAME", "bw_bench"))
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            (BENCH / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
+    subprocess.run(
+        [BIN / "python", "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True
+    )
+    auth = "Basic " + base64.b64encode(b"bandwidth:bench-password-long-enough-1234").decode()
+    server = subprocess.Popen(
+        [
+            BIN / "gunicorn",
+            "bench.server.wsgi:application",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        _wait_for_port(server)
+        _wrk("ours", 1, auth, 1.0, "warmup")
+        _drain()
+        growth = _memory_growth(server.pid, auth, short=short)
+        results: dict[tuple[int, str], Point] = {}
+        for size in SIZES:
+            for endpoint in ENDPOINTS:
+                _wrk(endpoint, size, auth, min(1.0, seconds), f"warm-{endpoint}-{size}")
+                results[size, endpoint] = _wrk(endpoint, size, auth, seconds, f"{endpoint}-{size}")
+                _drain()
+                print(
+                    f"  {db} {size:>5} {endpoint:>5}: {results[size, endpoint].rps:8.1f} req/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        peak = max(_proc_kb(pid, "VmHWM") for pid in _workers(server.pid)) / 1024
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    deterministic = json.loads(
+        subprocess.run(
+            [BIN / "python", str(BENCH / "deterministic.py")],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    return _section(db, results, growth, peak, deterministic)
+
+
+def _wrk(endpoint: str, size: int, auth: str, seconds: float, tag: str) -> Point:
+    path = "/ours/" if endpoint == "ours" else f"/{endpoint}/"
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c4",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "120s",
+            "-s",
+            str(BENCH / "notification.lua"),
+            f"http://127.0.0.1:{PORT}{path}",
+            "--",
+            str(size),
+            auth,
+            f"{tag}-{time.time_ns()}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    return Point(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        non_2xx=data["non_2xx"],
+        socket_errors=data["socket_errors"],
+    )
+
+
+def _drain() -> None:
+    """Wait until both workers are free: wrk stops, but requests it left keep running.
+
+    Two concurrent requests to ``bare`` are answered only when each worker has finished
+    what it was doing (a sync worker serves one request at a time).
+    """
+
+    def hit() -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{PORT}/bare/", data=b"x", method="POST")
+        with urllib.request.urlopen(request, timeout=600) as response:
+            response.read()
+
+    threads = [threading.Thread(target=hit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _memory_growth(master: int, auth: str, *, short: bool) -> dict[str, float]:
+    """RSS of each worker before and after MEMORY_REQUESTS one-number notifications."""
+    wanted = 500 if short else MEMORY_REQUESTS
+    before = {pid: _proc_kb(pid, "VmRSS") for pid in _workers(master)}
+    sent = 0
+    while sent < wanted:
+        sent += _wrk("ours", 1, auth, 5.0 if not short else 1.0, f"memory-{sent}").requests
+    after = {pid: _proc_kb(pid, "VmRSS") for pid in _workers(master)}
+    growth = max(after[pid] - before.get(pid, after[pid]) for pid in after) / 1024
+    return {"requests": sent, "growth_mb": growth, "rss_mb": max(after.values()) / 1024}
+
+
+def _workers(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _proc_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
+
+
+def _wait_for_port(server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"gunicorn exited with {server.returncode}; is port {PORT} free?")
+        try:
+            with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
+                time.sleep(0.5)  # both workers booted
+                return
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("gunicorn did not start within 30 s")
+
+
+def _create_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=os.environ.get("PGHOST", "127.0.0.1"),
+        user=os.environ.get("PGUSER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _header(seconds: float) -> str:
+    import django
+
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    return (
+        f"# Benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python "
+        f"{platform.python_version()}, Django {django.get_version()}, "
+        f"{wrk_version.strip()}; gunicorn 2 sync workers; wrk 2 threads, 4 connections, "
+        f"{seconds:g} s per point after a warm-up; a unique OrderId in every body.\n"
+    )
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def _section(
+    db: str,
+    results: dict[tuple[int, str], Point],
+    growth: dict[str, float],
+    peak_mb: float,
+    det: dict[str, object],
+) -> str:
+    lines = [
+        f"## {db}",
+        "",
+        "| numbers | endpoint | req/s | p50 ms | p99 ms | ours ÷ it, req/s | ours ÷ it, p99 | non-2xx |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in SIZES:
+        ours = results[size, "ours"]
+        for endpoint in ENDPOINTS:
+            p = results[size, endpoint]
+            mine = endpoint == "ours"
+            lines.append(
+                f"| {size} | {'**ours**' if mine else endpoint} | {p.rps:.1f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} "
+                f"| {'' if mine else _ratio(ours.rps, p.rps)} | {'' if mine else _ratio(ours.p99_ms, p.p99_ms)} "
+                f"| {p.non_2xx + p.socket_errors} |"
+            )
+    statements = det["statements"]
+    parse = det["parse"]
+    assert isinstance(statements, dict) and isinstance(parse, dict)
+    lines += [
+        "",
+        "SQL statements sent per notification, and parse time per body (best of 7 `timeit` rounds):",
+        "",
+        "| numbers | SQL: ours | raw | floor | naive | parse µs: ours | XML stage | xml.etree | ours ÷ etree | XML stage ÷ etree |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in SIZES:
+        s, t = statements[str(size)], parse[str(size)]
+        lines.append(
+            f"| {size} | {s['ours']} | {s['raw']} | {s['floor']} | {s['naive']} | {t['ours']:.1f} | {t['ours_xml']:.1f} | {t['etree']:.1f} | {t['ours'] / t['etree']:.2f} | {t['ours_xml'] / t['etree']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Worker memory: {growth['growth_mb']:+.1f} MB over {growth['requests']:,} one-number "
+        f"notifications (RSS {growth['rss_mb']:.1f} MB after); peak {peak_mb:.1f} MB (VmHWM) "
+        "after the 5,000-number runs.",
+        "",
+    ]
+    if db == "postgres":
+        lines += _targets(results, growth, det)
+    return "\n".join(lines)
+
+
+def _targets(
+    results: dict[tuple[int, str], Point], growth: dict[str, float], det: dict[str, object]
+) -> list[str]:
+    r = results
+    statements = det["statements"]
+    parse = det["parse"]
+    assert isinstance(statements, dict) and isinstance(parse, dict)
+    worst_parse = max(parse[k]["ours"] / parse[k]["etree"] for k in parse)
+    ours_statements = {statements[k]["ours"] for k in statements}
+    rows = [
+        (
+            "1 number: ours ÷ raw, req/s",
+            r[1, "ours"].rps / r[1, "raw"].rps,
+            "≥ 0.8",
+            lambda v: v >= 0.8,
+        ),
+        (
+            "1 number: ours ÷ raw, p99",
+            r[1, "ours"].p99_ms / r[1, "raw"].p99_ms,
+            "≤ 1.5",
+            lambda v: v <= 1.5,
+        ),
+        (
+            "(limit) 1 number: floor ÷ raw, req/s",
+            r[1, "floor"].rps / r[1, "raw"].rps,
+            "≥ 0.8 for ours",
+            lambda v: v >= 0.8,
+        ),
+        (
+            "1 number: ours ÷ floor, req/s",
+            r[1, "ours"].rps / r[1, "floor"].rps,
+            "(no target)",
+            lambda v: True,
+        ),
+        (
+            "5,000 numbers: ours ÷ raw, req/s",
+            r[5000, "ours"].rps / r[5000, "raw"].rps,
+            "≥ 0.1",
+            lambda v: v >= 0.1,
+        ),
+        (
+            "5,000 numbers: ours ÷ naive, req/s",
+            r[5000, "ours"].rps / max(r[5000, "naive"].rps, 1e-9),
+            "≥ 20",
+            lambda v: v >= 20,
+        ),
+        (
+            "SQL statements per notification (1 / 100 / 5,000)",
+            max(ours_statements),
+            "same for all, ≤ 5",
+            lambda v: len(ours_statements) == 1 and v <= 5,
+        ),
+        ("parse ÷ xml.etree (worst of 1 / 100 / 5,000)", worst_parse, "≤ 1.5", lambda v: v <= 1.5),
+        (
+            "XML stage ÷ xml.etree (worst of 1 / 100 / 5,000)",
+            max(parse[k]["ours_xml"] / parse[k]["etree"] for k in parse),
+            "≤ 1.5",
+            lambda v: v <= 1.5,
+        ),
+        (
+            "worker memory growth over 10,000 requests, MB",
+            growth["growth_mb"],
+            "< 10",
+            lambda v: v < 10,
+        ),
+    ]
+    lines = ["### Targets (PostgreSQL)", "", "| measure | value | target | |", "|---|---:|---|---|"]
+    for name, value, target, ok in rows:
+        lines.append(
+            f"| {name} | {value:.2f} | {target} | {'met' if ok(value) else '**missed**'} |"
+        )
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The three anchors our endpoint is measured against (bench only).
+
+* ``bare``: reads the body, answers 200. The cost of Django and the server.
+* ``raw``: authenticates like ours, stores the raw body in one INSERT. The least a
+  durable receiver can do.
+* ``floor``: ``raw``, then the row updated once the (inline) receiver has run: the two
+  durable writes any store-then-dispatch receiver needs, and nothing else.
+* ``naive``: ``xml.etree`` (no defusedxml), ``Model.save()`` per telephone number in
+  autocommit, the signal sent inline. What a hurried developer writes.
+"""
+
+import xml.etree.ElementTree as ET
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from django_bw_notifications.auth import challenge, credentials_accepted
+
+from .models import NaiveNotification, NaiveNumber, RawDelivery, RecordedDelivery
+from .receivers import floor_received, naive_received
+
+
+def _refused(request: HttpRequest) -> HttpResponse | None:
+    if credentials_accepted(
+        request.headers.get("Authorization"), settings.BW_NOTIFICATIONS_BASIC_AUTH
+    ):
+        return None
+    response = HttpResponse(status=401)
+    response["WWW-Authenticate"] = challenge("bench")
+    return response
+
+
+@csrf_exempt
+def bare(request: HttpRequest) -> HttpResponse:
+    request.body  # noqa: B018 - read it, as every endpoint does
+    return HttpResponse("OK")
+
+
+@csrf_exempt
+def raw(request: HttpRequest) -> HttpResponse:
+    refused = _refused(request)
+    if refused:
+        return refused
+    RawDelivery.objects.create(body=request.body.decode("utf-8"))
+    return HttpResponse("OK")
+
+
+@csrf_exempt
+def floor(request: HttpRequest) -> HttpResponse:
+    refused = _refused(request)
+    if refused:
+        return refused
+    delivery = RecordedDelivery.objects.create(body=request.body.decode("utf-8"))
+    floor_received.send(sender=RecordedDelivery, delivery=delivery)
+    RecordedDelivery.objects.filter(pk=delivery.pk).update(processed=True)
+    return HttpResponse("OK")
+
+
+@csrf_exempt
+def naive(request: HttpRequest) -> HttpResponse:
+    refused = _refused(request)
+    if refused:
+        return refused
+    root = ET.fromstring(request.body)
+    notification = NaiveNotification(
+        order_type=root.findtext("OrderType", ""),
+        order_id=root.findtext("OrderId", ""),
+        status=root.findtext("Status", ""),
+        message=root.findtext("Message", ""),
+        body=request.body.decode("utf-8"),
+    )
+    notification.save()
+    for element in root.iter("TelephoneNumber"):
+        NaiveNumber(notification=notification, number=(element.text or "").strip()).save()
+    naive_received.send(sender=NaiveNotification, notification=notification)
+    return HttpResponse("OK")
