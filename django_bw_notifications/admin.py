@@ -208,7 +208,8 @@ class NotificationAdmin(_ReadOnlyAdmin):
             return queryset, False
         numbers = {term, to_e164(term)} - {""}
         notification_ids = list(
-            TelephoneNumber.objects.filter(Q(number__in=numbers) | Q(e164__in=numbers))
+            # A number with an E.164 form is found by it; one without, as sent.
+            TelephoneNumber.objects.filter(Q(e164__in=numbers) | Q(e164="", number__in=numbers))
             .values_list("notification_id", flat=True)
             .distinct()
         )

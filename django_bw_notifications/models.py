@@ -166,9 +166,14 @@ class TelephoneNumber(models.Model):
     class Meta:
         ordering = ("id",)
         # Exact-match indexes only (no PostgreSQL "_like" twins): see Notification.Meta.
+        # Numbers are looked up by their E.164 form; only the rare ones without one are
+        # looked up as sent, so only those are in the second index (one index write per
+        # number instead of two: 5,000 per 5,000-number notification).
         indexes = [
-            models.Index(fields=["number"], name="bw_tn_number_idx"),
             models.Index(fields=["e164"], name="bw_tn_e164_idx"),
+            models.Index(
+                fields=["number"], condition=models.Q(e164=""), name="bw_tn_number_no_e164_idx"
+            ),
         ]
 
     def __str__(self) -> str:
