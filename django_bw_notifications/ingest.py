@@ -205,19 +205,36 @@ def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -
         f"INSERT INTO {quote(TelephoneNumber._meta.db_table)} "
         f"({columns['notification']}, {columns['number']}, {columns['e164']}, {columns['kind']}) "
     )
+    numbers = parsed.telephone_numbers
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            numbers, e164s, kinds = zip(*parsed.telephone_numbers, strict=True)
+            columns_text = [_SEPARATOR.join(column) for column in zip(*numbers, strict=True)]
+            # Three strings split by the server: adapting three lists of 5,000 strings
+            # costs psycopg about 15 ms, joining them well under one. Not for a single
+            # number: string_to_array('') is an empty array, not one empty string.
+            if len(numbers) > 1 and all(
+                text.count(_SEPARATOR) == len(numbers) - 1 for text in columns_text
+            ):
+                arrays = "string_to_array(%s, %s), string_to_array(%s, %s), string_to_array(%s, %s)"
+                params: list[Any] = [p for text in columns_text for p in (text, _SEPARATOR)]
+            else:
+                arrays = "%s::varchar[], %s::varchar[], %s::varchar[]"
+                params = [list(column) for column in zip(*numbers, strict=True)]
             cursor.execute(
                 # Quoted names from the model's metadata; every value is a parameter.
-                insert + "SELECT %s, * FROM UNNEST(%s::varchar[], %s::varchar[], %s::varchar[])",  # noqa: S608
-                [notification_id, list(numbers), list(e164s), list(kinds)],
+                insert + f"SELECT %s, * FROM UNNEST({arrays})",  # noqa: S608
+                [notification_id, *params],
             )
         else:
             cursor.executemany(
                 insert + "VALUES (%s, %s, %s, %s)",
-                [(notification_id, *number) for number in parsed.telephone_numbers],
+                [(notification_id, *number) for number in numbers],
             )
+
+
+#: Joins a column of numbers for string_to_array(): XML 1.0 text cannot contain U+0001
+#: (not even as a character reference), so no parsed value holds it.
+_SEPARATOR = "\x01"
 
 
 def _db_datetime(value: datetime | None) -> datetime | None:

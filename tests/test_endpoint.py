@@ -311,3 +311,27 @@ def test_chunked_body_the_server_cannot_dechunk_is_411_not_empty() -> None:
     assert response.status_code == 411
     assert b"chunked" in response.content
     assert RejectedDelivery.objects.get().status_code == 411
+
+
+@on_postgres
+def test_numbers_holding_the_array_separator_are_stored_as_they_are() -> None:
+    # XML cannot carry U+0001, so only a caller of ingest could; the fallback keeps it.
+    from django_bw_notifications.ingest import store
+    from django_bw_notifications.parsing import ParsedNotification, TelephoneNumber
+
+    numbers = (
+        TelephoneNumber("91955\x0151234", "", "completed"),
+        TelephoneNumber("9195551235", "+19195551235", "completed"),
+    )
+    parsed = ParsedNotification(order_type="orders", telephone_numbers=numbers, text="<x/>")
+    notification = store(parsed).notification
+    stored = list(notification.telephone_numbers.values_list("number", "e164"))
+    assert stored == [("91955\x0151234", ""), ("9195551235", "+19195551235")]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_numbers_without_an_e164_form_keep_an_empty_one(post: Any, count: int) -> None:
+    body = notification_xml(numbers=tuple(f"1234{i}" for i in range(count)))
+    assert post(body).status_code == 200
+    stored = list(Notification.objects.get().telephone_numbers.values_list("number", "e164"))
+    assert stored == [(f"1234{i}", "") for i in range(count)]
