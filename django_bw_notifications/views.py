@@ -31,7 +31,8 @@ from .addresses import client_address, is_allowed
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
 from .ingest import ingest, record_rejection
-from .parsing import NotificationParseError, parse_notification
+from .models import Notification
+from .parsing import NotificationParseError, ParsedNotification, parse_notification
 
 __all__ = ["WebhookView", "webhook"]
 
@@ -62,42 +63,14 @@ class WebhookView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         remote_addr = client_address(request.META)
-        if not is_allowed(remote_addr, app_settings.ALLOWED_IPS):
-            # Could be Bandwidth from a new address: worth a look, so WARNING.
-            logger.warning("403: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", remote_addr)
-            return _text(403, "this address may not post notifications")
-        credentials = app_settings.BASIC_AUTH
-        if credentials:
-            has_header = "HTTP_AUTHORIZATION" in request.META
-            _authorization_watch.observe(has_header)
-            if not credentials_accepted(request.META.get("HTTP_AUTHORIZATION"), credentials):
-                # Normal traffic: Bandwidth's first request never carries credentials.
-                logger.debug(
-                    "401 challenge to %s (Authorization header %s)",
-                    remote_addr,
-                    "present" if has_header else "absent",
-                )
-                response = _text(401, "Authentication required.")
-                response["WWW-Authenticate"] = challenge(app_settings.REALM)
-                return response
+        refusal = _gatekeep(request, remote_addr)
+        if refusal is not None:
+            return refusal
 
         headers = _stored_headers(request)
         content_type = request.META.get("CONTENT_TYPE", "")
-        media_type = content_type.split(";")[0].strip().lower()
         try:
-            body = _read_body(request, app_settings.MAX_BODY_SIZE)
-            if media_type in _NOT_XML_TYPES:
-                raise _Refused(
-                    415,
-                    f"Content-Type {media_type} is not XML; "
-                    "Bandwidth notifications are application/xml",
-                    body,
-                    len(body),
-                )
-            try:
-                parsed = parse_notification(body)
-            except NotificationParseError as err:
-                raise _Refused(400, str(err), body, len(body)) from None
+            body, parsed = _receive(request, content_type)
         except _Refused as refused:
             logger.warning(
                 "Refused a delivery from %s: %s %s", remote_addr, refused.status, refused.reason
@@ -117,33 +90,78 @@ class WebhookView(View):
             result = ingest(parsed, remote_addr=remote_addr, headers=headers)
         except DatabaseError:
             return _spool(body, parsed.text, remote_addr, headers)
-
-        notification = result.notification
-        outcome = "stored" if result.created else "duplicate"
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        # One line per delivery; the same facts as `extra` for structured log handlers.
-        logger.info(
-            "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d "
-            "in %.1f ms",
-            notification.pk,
-            outcome,
-            notification.order_type or "-",
-            notification.status or "-",
-            notification.event_type or "-",
-            notification.processing_state,
-            notification.telephone_number_count,
-            duration_ms,
-            extra={
-                "notification_id": notification.pk,
-                "outcome": outcome,
-                "order_type": notification.order_type,
-                "status": notification.status,
-                "event_type": notification.event_type,
-                "processing_state": notification.processing_state,
-                "duration_ms": duration_ms,
-            },
-        )
+        _log_delivery(result.notification, result.created, started)
         return _text(200, "OK")
+
+
+def _gatekeep(request: HttpRequest, remote_addr: str | None) -> HttpResponse | None:
+    """The 403 (address not allowed) or 401 (challenge) answer, or None to go on.
+
+    Nothing of the body has been read yet, and nothing is stored for these.
+    """
+    if not is_allowed(remote_addr, app_settings.ALLOWED_IPS):
+        # Could be Bandwidth from a new address: worth a look, so WARNING.
+        logger.warning("403: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", remote_addr)
+        return _text(403, "this address may not post notifications")
+    credentials = app_settings.BASIC_AUTH
+    if not credentials:
+        return None
+    has_header = "HTTP_AUTHORIZATION" in request.META
+    _authorization_watch.observe(has_header)
+    if credentials_accepted(request.META.get("HTTP_AUTHORIZATION"), credentials):
+        return None
+    # Normal traffic: Bandwidth's first request never carries credentials.
+    logger.debug(
+        "401 challenge to %s (Authorization header %s)",
+        remote_addr,
+        "present" if has_header else "absent",
+    )
+    response = _text(401, "Authentication required.")
+    response["WWW-Authenticate"] = challenge(app_settings.REALM)
+    return response
+
+
+def _receive(request: HttpRequest, content_type: str) -> tuple[bytes, ParsedNotification]:
+    """Read and parse an authenticated delivery; raises _Refused (413, 411, 415, 400)."""
+    body = _read_body(request, app_settings.MAX_BODY_SIZE)
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type in _NOT_XML_TYPES:
+        raise _Refused(
+            415,
+            f"Content-Type {media_type} is not XML; Bandwidth notifications are application/xml",
+            body,
+            len(body),
+        )
+    try:
+        return body, parse_notification(body)
+    except NotificationParseError as err:
+        raise _Refused(400, str(err), body, len(body)) from None
+
+
+def _log_delivery(notification: Notification, created: bool, started: float) -> None:
+    """One INFO line per stored delivery; the same facts as ``extra`` for structured logs."""
+    outcome = "stored" if created else "duplicate"
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    logger.info(
+        "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d in %.1f ms",
+        notification.pk,
+        outcome,
+        notification.order_type or "-",
+        notification.status or "-",
+        notification.event_type or "-",
+        notification.processing_state,
+        notification.telephone_number_count,
+        duration_ms,
+        extra={
+            "notification_id": notification.pk,
+            "outcome": outcome,
+            "order_type": notification.order_type,
+            "status": notification.status,
+            "event_type": notification.event_type,
+            "processing_state": notification.processing_state,
+            "duration_ms": duration_ms,
+        },
+    )
 
 
 def _spool(
