@@ -79,6 +79,23 @@ class Settings:
             )
         )
 
+    @property
+    def API_PERMISSION_CLASSES(self) -> Sequence[str | type[Any]]:
+        """DRF permission classes (dotted paths or classes) for reading the REST API."""
+        return tuple(
+            self._get("API_PERMISSION_CLASSES", ("rest_framework.permissions.IsAdminUser",))
+        )
+
+    @property
+    def API_REPLAY_PERMISSION_CLASSES(self) -> Sequence[str | type[Any]]:
+        """DRF permission classes needed, besides the read ones, to replay through the API."""
+        return tuple(
+            self._get(
+                "API_REPLAY_PERMISSION_CLASSES",
+                ("django_bw_notifications.api.permissions.CanReplay",),
+            )
+        )
+
 
 #: The one settings object the package reads.
 app_settings = Settings()

@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("bandwidth/notifications/", include("django_bw_notifications.urls")),
+    path("api/bandwidth/", include("django_bw_notifications.api.urls")),
 ]

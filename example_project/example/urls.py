@@ -4,4 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("bandwidth/notifications/", include("django_bw_notifications.urls")),
+    # The optional REST API (admin users; browse it at /api/bandwidth/notifications/).
+    path("api/bandwidth/", include("django_bw_notifications.api.urls")),
 ]

@@ -1,0 +1,154 @@
+"""The API's views: list, detail, an order's timeline, replay, and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.schemas.openapi import AutoSchema
+from rest_framework.views import APIView
+
+from ..dispatch import dispatch
+from ..models import Notification
+from .filters import filter_notifications
+from .permissions import read_permissions, replay_permissions
+from .serializers import (
+    NotificationDetailSerializer,
+    NotificationSummarySerializer,
+    ReplayResultSerializer,
+)
+
+
+class _QueryParameters(AutoSchema):
+    """Documents the query parameters our views validate themselves (no filter backends)."""
+
+    def __init__(self, operation_id_base: str, parameters: dict[str, str]) -> None:
+        super().__init__(operation_id_base=operation_id_base)
+        self.parameters = parameters
+
+    def get_filter_parameters(self, path: str, method: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "in": "query",
+                "required": name in _REQUIRED,
+                "description": description,
+                "schema": {"type": "string"},
+            }
+            for name, description in self.parameters.items()
+        ]
+
+
+_REQUIRED = {"order_id"}
+_LIST_PARAMETERS = {
+    "order_type": "Exact order type, as Bandwidth spells it (e.g. portins).",
+    "status": "Exact status (e.g. COMPLETE).",
+    "event_type": "Exact event type (e.g. MESSAGING_LOST).",
+    "order_id": "Exact order id.",
+    "customer_order_id": "Exact customer order id.",
+    "subscription_id": "Exact subscription id.",
+    "processing_state": "pending, processing, processed, failed, or duplicated "
+    "(received more than once).",
+    "telephone_number": "A number in either form: 9195551234 or +19195551234.",
+    "received_after": "Received at or after this ISO 8601 date or date-time.",
+    "received_before": "Received before this ISO 8601 date or date-time.",
+}
+_TIMELINE_PARAMETERS = {
+    "order_id": "The order's id (required).",
+    "order_type": "The order type, when ids could repeat across types.",
+}
+
+
+class NewestFirst(CursorPagination):
+    """Stable pages over a growing table: newest first, by a cursor (no COUNT, no OFFSET)."""
+
+    ordering = ("-received_at", "-id")
+    page_size = 50
+    page_size_query_param = None
+
+
+class OldestFirst(NewestFirst):
+    """An order's timeline reads in the order things happened."""
+
+    ordering = ("received_at", "id")
+
+
+class NotificationList(generics.ListAPIView[Notification]):
+    """Notifications, newest first, filtered by the query parameters in ``filters``."""
+
+    serializer_class = NotificationSummarySerializer
+    pagination_class = NewestFirst
+    schema = _QueryParameters("Notification", _LIST_PARAMETERS)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        return filter_notifications(Notification.objects.all(), self.request.query_params)
+
+
+class NotificationDetail(generics.RetrieveAPIView[Notification]):
+    """One notification with its telephone numbers, body and last error."""
+
+    serializer_class = NotificationDetailSerializer
+    queryset = Notification.objects.prefetch_related("telephone_numbers")
+    schema = AutoSchema(operation_id_base="Notification")
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+
+class OrderTimeline(generics.ListAPIView[Notification]):
+    """Every notification of one order, oldest first: ``?order_id=…[&order_type=…]``."""
+
+    serializer_class = NotificationSummarySerializer
+    pagination_class = OldestFirst
+    schema = _QueryParameters("OrderTimeline", _TIMELINE_PARAMETERS)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        params = self.request.query_params
+        unknown = sorted(set(params) - {"order_id", "order_type", "cursor", "format"})
+        if unknown:
+            raise ValidationError(
+                {name: "unknown parameter; use order_id and order_type" for name in unknown}
+            )
+        order_id = params.get("order_id", "").strip()
+        if not order_id:
+            raise ValidationError({"order_id": "required: the order's id as Bandwidth sent it"})
+        queryset = Notification.objects.filter(order_id=order_id)
+        if params.get("order_type"):
+            queryset = queryset.filter(order_type=params["order_type"].strip())
+        return queryset
+
+
+class Replay(APIView):
+    """Fire a notification's signals again and record the outcome (``replay=True``)."""
+
+    serializer_class = ReplayResultSerializer
+    schema = AutoSchema(operation_id_base="NotificationReplay")
+
+    def get_permissions(self) -> list[BasePermission]:
+        return replay_permissions()
+
+    def post(self, request: Request, pk: int, **kwargs: Any) -> Response:
+        notification = generics.get_object_or_404(Notification.objects.all(), pk=pk)
+        outcome = dispatch(notification, replay=True)
+        result = {
+            "notification": notification.pk,
+            "succeeded": outcome.succeeded,
+            "receivers_called": outcome.receivers_called,
+            "failures": [
+                {"receiver": failure.receiver, "error": failure.error}
+                for failure in outcome.failures
+            ],
+        }
+        return Response(ReplayResultSerializer(result).data)
