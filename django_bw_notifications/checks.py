@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from .addresses import parse_networks
 from .conf import PREFIX, SECRET_HEADERS
@@ -266,6 +267,54 @@ def check_deploy_body_cap(**kwargs: Any) -> list[CheckMessage]:
                 "BW_NOTIFICATIONS_MAX_BODY_SIZE is None: bodies of any size are read into memory.",
                 hint="Leave it unset (1 MiB) or set a number of bytes.",
                 id="bw_notifications.W008",
+            )
+        ]
+    return []
+
+
+@register()
+def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
+    """E010 for an unknown dispatch mode; E011 for task mode without a usable queue."""
+    mode = _setting("DISPATCH")
+    if mode is _MISSING or mode == "inline":
+        return []
+    if mode != "task":
+        try:
+            function = import_string(str(mode))
+        except ImportError:
+            function = None
+        if callable(function):
+            return []
+        return [
+            Error(
+                f"BW_NOTIFICATIONS_DISPATCH is {mode!r}, which is not a mode nor the "
+                "dotted path of a function.",
+                hint='Use "inline" (receivers run after the commit, in the request), '
+                '"task" (Django\'s Tasks framework runs them) or the dotted path of a '
+                "function that enqueues a notification on your own queue.",
+                id="bw_notifications.E010",
+            )
+        ]
+    try:
+        from . import tasks  # noqa: F401 - importing is the check
+    except ImportError:
+        return [
+            Error(
+                'BW_NOTIFICATIONS_DISPATCH is "task", but neither django.tasks (Django 6.0+) '
+                "nor the django-tasks backport can be imported.",
+                hint='On Django 5.2: pip install "django-bw-notifications[tasks]" and add '
+                "django_tasks to INSTALLED_APPS.",
+                id="bw_notifications.E011",
+            )
+        ]
+    alias = getattr(settings, PREFIX + "TASK_BACKEND", "default")
+    configured = getattr(settings, "TASKS", None)
+    if configured is not None and alias not in configured:
+        return [
+            Error(
+                f"BW_NOTIFICATIONS_TASK_BACKEND is {alias!r}, which is not in TASKS.",
+                hint=f"Use one of {', '.join(sorted(configured))}, or add {alias!r} to TASKS.",
+                id="bw_notifications.E011",
             )
         ]
     return []

@@ -96,6 +96,32 @@ class Settings:
             )
         )
 
+    @property
+    def DISPATCH(self) -> str:
+        """``"inline"``: receivers run right after the commit, in the request. ``"task"``:
+        a task on Django's Tasks framework runs them, on whatever backend is configured."""
+        return str(self._get("DISPATCH", "inline"))
+
+    @property
+    def TASK_BACKEND(self) -> str:
+        """The ``TASKS`` alias dispatch tasks are enqueued on."""
+        return str(self._get("TASK_BACKEND", "default"))
+
+    @property
+    def TASK_QUEUE(self) -> str:
+        """The queue name dispatch tasks are enqueued on."""
+        return str(self._get("TASK_QUEUE", "default"))
+
+    @property
+    def TASK_MAX_ATTEMPTS(self) -> int:
+        """Dispatches tried per notification before it is left failed (for replay)."""
+        return int(self._get("TASK_MAX_ATTEMPTS", 5))
+
+    @property
+    def TASK_RETRY_DELAY(self) -> float:
+        """Seconds before the first retry; each further retry waits twice as long."""
+        return float(self._get("TASK_RETRY_DELAY", 30))
+
 
 #: The one settings object the package reads.
 app_settings = Settings()

@@ -16,15 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
+from .conf import app_settings
 from .models import Notification, ProcessingState
 from .signals import signals_for
 
-__all__ = ["DispatchOutcome", "ReceiverFailure", "dispatch", "retry_failed"]
+__all__ = [
+    "DispatchOutcome",
+    "ReceiverFailure",
+    "claim_and_dispatch",
+    "dispatch",
+    "enqueuer",
+    "retry_failed",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +119,49 @@ def retry_failed(notification_id: int, using: str = "default") -> DispatchOutcom
     if not claimed:
         return None
     return dispatch(Notification.objects.using(using).get(pk=notification_id), replay=True)
+
+
+def claim_and_dispatch(
+    notification_id: int, attempt: int, using: str | None = None
+) -> DispatchOutcome | None:
+    """Dispatch a notification still waiting for its ``attempt``-th dispatch, else None.
+
+    The row is locked (``SKIP LOCKED``: a concurrent claimer moves on) and the receivers
+    run inside that transaction, each in its own savepoint; the outcome is recorded in
+    it too. Whoever runs this twice, or after the notification moved on, gets None.
+    If the process dies midway, everything rolls back and the notification waits again.
+    """
+    db = using or router.db_for_write(Notification)
+    with transaction.atomic(using=db):
+        notification = (
+            Notification.objects.using(db)
+            .select_for_update(skip_locked=True)
+            .filter(
+                pk=notification_id,
+                attempts=attempt,
+                processing_state__in=[ProcessingState.PENDING, ProcessingState.FAILED],
+            )
+            .first()
+        )
+        if notification is None:
+            return None
+        return dispatch(notification, replay=attempt > 0)
+
+
+def enqueuer() -> Callable[[Notification], Any]:
+    """The function that queues a notification's dispatch, per ``BW_NOTIFICATIONS_DISPATCH``.
+
+    ``"task"``: :func:`django_bw_notifications.tasks.enqueue` (Django's Tasks framework).
+    A dotted path: your own, e.g. one that sends a Celery task which calls
+    :func:`claim_and_dispatch` with the notification's id and ``attempts``.
+    """
+    mode = app_settings.DISPATCH
+    if mode == "task":
+        from .tasks import enqueue  # imports the Tasks framework: task mode only
+
+        return enqueue
+    function: Callable[[Notification], Any] = import_string(mode)
+    return function
 
 
 def _receivers(signal: Signal) -> list[Callable[..., Any]]:

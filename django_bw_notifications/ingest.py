@@ -19,6 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from . import dispatch
+from .conf import app_settings
 from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
 from .parsing import ParsedNotification
 
@@ -111,13 +112,19 @@ def ingest(
 
     A new notification is dispatched; a duplicate is not, unless the first copy's
     dispatch failed, in which case the duplicate retries it (exactly once, even when
-    copies arrive concurrently). Outside a transaction, dispatch runs immediately.
+    copies arrive concurrently). Outside a transaction, dispatch runs immediately. With
+    ``BW_NOTIFICATIONS_DISPATCH = "task"`` it is enqueued instead (see ``tasks``).
     ``received_at`` defaults to now (a spooled delivery keeps its arrival time).
     """
     result = store(parsed, remote_addr=remote_addr, headers=headers, received_at=received_at)
     notification = result.notification
     db = notification._state.db or "default"
-    if result.created:
+    if app_settings.DISPATCH != "inline":
+        # On a queue: a new notification, or a failed one Bandwidth sent again. The task
+        # claims the row, so a copy enqueued twice still dispatches once.
+        if result.created or notification.processing_state == ProcessingState.FAILED:
+            transaction.on_commit(partial(dispatch.enqueuer(), notification), using=db, robust=True)
+    elif result.created:
         transaction.on_commit(partial(dispatch.dispatch, notification), using=db, robust=True)
     elif notification.processing_state == ProcessingState.FAILED:
         transaction.on_commit(

@@ -5,6 +5,7 @@
 """
 
 import os
+from importlib.util import find_spec
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -36,8 +37,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
+    "django_tasks_db",
     "django_bw_notifications",
 ]
+
+# Django 6.0+ has django.tasks; 5.2 uses the django-tasks backport. Dispatch is inline
+# unless a test says otherwise; the dummy backend records what task mode enqueues.
+TASKS_PACKAGE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
+TASKS = {"default": {"BACKEND": f"{TASKS_PACKAGE}.backends.dummy.DummyBackend"}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
