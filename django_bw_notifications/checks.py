@@ -302,8 +302,8 @@ def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 'BW_NOTIFICATIONS_DISPATCH is "task", but neither django.tasks (Django 6.0+) '
                 "nor the django-tasks backport can be imported.",
-                hint='On Django 5.2: pip install "django-bw-notifications[tasks]" and add '
-                "django_tasks to INSTALLED_APPS.",
+                hint='On Django 5.2: pip install "django-bw-notifications[tasks]" (the '
+                "django-tasks backport).",
                 id="bw_notifications.E011",
             )
         ]
