@@ -293,3 +293,10 @@ def test_openapi_schema_describes_every_path(admin_api: APIClient) -> None:
         "order_id": True,
         "order_type": False,
     }
+
+
+@override_settings(USE_TZ=False)
+def test_date_filters_work_without_time_zones(admin_api: APIClient, deliver: Any) -> None:
+    notification = deliver(build_order_notification())
+    assert ids(admin_api.get(LIST, {"received_after": "2000-01-01T00:00:00Z"})) == [notification.pk]
+    assert ids(admin_api.get(LIST, {"received_before": "2000-01-01"})) == []

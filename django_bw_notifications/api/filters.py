@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -104,6 +105,10 @@ def _moment(text: str) -> datetime.datetime | None:
             moment = datetime.datetime.combine(day, datetime.time())
     except ValueError:  # well-formed but impossible, e.g. 2026-02-30
         return None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
+    # Compare like with like: aware with USE_TZ (naive input read in the current time
+    # zone), naive local time without it.
+    if settings.USE_TZ and timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    if not settings.USE_TZ and timezone.is_aware(moment):
+        return timezone.make_naive(moment)
     return moment
