@@ -501,3 +501,12 @@ def test_one_request_replays_at_most_the_limit(
     assert "Only the oldest 2 were replayed" in html
     attempts = Notification.objects.order_by("received_at").values_list("attempts", flat=True)
     assert list(attempts) == [2, 2, 1, 1, 1]
+
+
+def test_a_nul_in_the_search_is_not_a_500(
+    admin_client: Client, order_story: list[Notification]
+) -> None:
+    # Django's search form refuses the term (PostgreSQL would refuse it in a query).
+    response = admin_client.get(CHANGELIST, {"q": "port-1\x00"})
+    assert response.status_code == 200
+    assert response.context["cl"].query == ""

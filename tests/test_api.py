@@ -131,6 +131,7 @@ def test_every_filter(
         ({"received_before": "2026-02-30"}, "received_before", "not an ISO 8601"),
         ({"telephone_number": " "}, "telephone_number", "give a number"),
         ({"ordertype": "portins"}, "ordertype", "unknown parameter"),
+        ({"order_id": "a\x00b"}, "order_id", "NUL"),
     ],
 )
 def test_bad_filters_are_a_400_naming_the_problem(
@@ -300,3 +301,11 @@ def test_date_filters_work_without_time_zones(admin_api: APIClient, deliver: Any
     notification = deliver(build_order_notification())
     assert ids(admin_api.get(LIST, {"received_after": "2000-01-01T00:00:00Z"})) == [notification.pk]
     assert ids(admin_api.get(LIST, {"received_before": "2000-01-01"})) == []
+
+
+def test_timeline_refuses_nul(admin_api: APIClient) -> None:
+    assert admin_api.get(TIMELINE, {"order_id": "a\x00"}).status_code == 400
+
+
+def test_bad_cursor_is_a_404_not_a_500(admin_api: APIClient, story: list[Notification]) -> None:
+    assert admin_api.get(LIST, {"cursor": "not-a-cursor"}).status_code == 404

@@ -49,7 +49,11 @@ def filter_notifications(
                 for name in unknown
             }
         )
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = {
+        name: "must not contain NUL characters" for name, value in params.items() if "\x00" in value
+    }
+    if errors:  # PostgreSQL refuses NUL in text: stop before any query
+        raise ValidationError(errors)
     conditions = Q()
     for name, field in EXACT.items():
         if name in params:

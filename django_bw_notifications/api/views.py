@@ -121,6 +121,8 @@ class OrderTimeline(generics.ListAPIView[Notification]):
             raise ValidationError(
                 {name: "unknown parameter; use order_id and order_type" for name in unknown}
             )
+        if any("\x00" in value for value in params.values()):
+            raise ValidationError({"detail": "parameters must not contain NUL characters"})
         order_id = params.get("order_id", "").strip()
         if not order_id:
             raise ValidationError({"order_id": "required: the order's id as Bandwidth sent it"})
