@@ -157,6 +157,8 @@ class NotificationAdmin(_ReadOnlyAdmin):
             "Delivery",
             {
                 "fields": (
+                    "account",
+                    "source",
                     "remote_addr",
                     "headers",
                     "fingerprint",

@@ -112,6 +112,39 @@ def all_statuses() -> tuple[str, ...]:
     return tuple(seen)
 
 
+#: Statuses after which an order changes no more, for order types that differ from
+#: :data:`_FINAL_DEFAULT` (a port-in in EXCEPTION or FOC still moves; an order
+#: BACKORDERED still completes).
+FINAL_STATUSES: dict[str, tuple[str, ...]] = {
+    "portins": ("COMPLETE", "CANCELLED"),
+    "orders": ("COMPLETE", "PARTIAL", "FAILED"),
+    "disconnects": ("COMPLETE", "PARTIAL", "FAILED"),
+    "bulkPortins": ("COMPLETED", "PARTIAL", "CANCELLED"),
+    "csrs": ("COMPLETE", "FAILED"),
+}
+_FINAL_DEFAULT = frozenset(
+    {
+        "complete",
+        "completed",
+        "adjusted_complete",
+        "partial",
+        "adjusted_partial",
+        "failed",
+        "cancelled",
+    }
+)
+
+
+def is_final_status(order_type: str, status: str) -> bool:
+    """True when an order of ``order_type`` in ``status`` will not change again (any case).
+
+    Unknown order types use the common endings (complete, partial, failed, cancelled);
+    reconciliation asks Bandwidth about every order that is not final.
+    """
+    finals = _FINAL_KEYS.get(normalise_name(order_type), _FINAL_DEFAULT)
+    return normalise_name(status) in finals
+
+
 #: How an operator should read a status at a glance (admin badges). Unlisted: "neutral".
 _STATUS_TONES: dict[str, str] = {
     **dict.fromkeys(
@@ -154,3 +187,7 @@ for _type, _statuses in ORDER_STATUSES.items():
     _STATUS_KEYS[normalise_name(_type)] = _STATUS_KEYS.get(
         normalise_name(_type), frozenset()
     ) | frozenset(normalise_name(s) for s in _statuses)
+_FINAL_KEYS = {
+    normalise_name(t): frozenset(normalise_name(s) for s in statuses)
+    for t, statuses in FINAL_STATUSES.items()
+}

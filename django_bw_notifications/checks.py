@@ -16,6 +16,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
+from .accounts import account_problems
 from .addresses import parse_networks
 from .conf import PREFIX, SECRET_HEADERS
 
@@ -336,6 +337,28 @@ def check_url_included(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register()
+def check_accounts(**kwargs: Any) -> list[CheckMessage]:
+    """E012: each BW_NOTIFICATIONS_ACCOUNTS entry must be usable."""
+    value = _setting("ACCOUNTS")
+    if value is _MISSING or value is None:
+        return []
+    if not isinstance(value, dict):
+        return [
+            Error(
+                "BW_NOTIFICATIONS_ACCOUNTS must be a dict of account name -> settings.",
+                hint='For example: {"default": {"ACCOUNT_ID": "9900000", ...}}; see the '
+                'README, "Setting up Bandwidth".',
+                id="bw_notifications.E012",
+            )
+        ]
+    return [
+        Error(problem, hint='See the README, "Setting up Bandwidth".', id="bw_notifications.E012")
+        for name, entry in value.items()
+        for problem in account_problems(name, entry)
+    ]
 
 
 def _is_pair(item: object) -> bool:

@@ -122,6 +122,41 @@ class Settings:
         """Seconds before the first retry; each further retry waits twice as long."""
         return float(self._get("TASK_RETRY_DELAY", 30))
 
+    @property
+    def ACCOUNTS(self) -> dict[str, Any]:
+        """Bandwidth accounts by name: API credentials, callback URL and subscriptions
+        wanted, for the Numbers API client and its commands (see ``accounts``)."""
+        value = self._get("ACCOUNTS", {})
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def API_TIMEOUT(self) -> float:
+        """Seconds the Numbers API client waits for connecting and for each read."""
+        return float(self._get("API_TIMEOUT", 10))
+
+    @property
+    def API_MAX_RETRIES(self) -> int:
+        """Retries of a Numbers API call after a 429, a 5xx or a timeout (0: none)."""
+        return int(self._get("API_MAX_RETRIES", 3))
+
+    @property
+    def API_BACKOFF(self) -> float:
+        """Seconds before the first retry of a Numbers API call; each next one waits twice
+        as long (a ``Retry-After`` from Bandwidth wins, up to a minute)."""
+        return float(self._get("API_BACKOFF", 1))
+
+    @property
+    def RENEW_BEFORE(self) -> int:
+        """Seconds: ``subscriptions renew`` extends a subscription expiring sooner, and
+        ``subscriptions status`` flags it."""
+        return int(self._get("RENEW_BEFORE", 30 * 24 * 3600))
+
+    @property
+    def RECONCILE_AFTER(self) -> int:
+        """Seconds without news after which ``bw_notifications_reconcile`` asks Bandwidth
+        about an order that is not in a final state."""
+        return int(self._get("RECONCILE_AFTER", 3600))
+
 
 #: The one settings object the package reads.
 app_settings = Settings()

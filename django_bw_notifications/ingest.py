@@ -6,6 +6,7 @@ Independent of the wire format: the XML view feeds it today, a spool drain or a 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from . import dispatch
 from .conf import app_settings
-from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
+from .models import Notification, ProcessingState, RejectedDelivery, Source, TelephoneNumber
 from .parsing import ParsedNotification
 
 __all__ = ["StoreResult", "ingest", "record_rejection", "store"]
@@ -43,13 +44,16 @@ def store(
     remote_addr: str | None = None,
     headers: dict[str, str] | None = None,
     received_at: datetime | None = None,
+    account: str = "",
+    source: str = Source.DELIVERY,
 ) -> StoreResult:
     """Write ``parsed`` and its telephone numbers in one transaction.
 
     Two statements whatever the number of telephone numbers (the notification's INSERT,
     then one for all its numbers). A duplicate (same fingerprint) is
     recognised through the unique index, so concurrent copies cannot both be created;
-    the existing row's ``duplicate_count`` is incremented instead.
+    the existing row's ``duplicate_count`` is incremented instead. ``account`` is part of
+    the identity: the same body on two accounts' endpoints is two notifications.
     """
     db = router.db_for_write(Notification)
     notification = Notification(
@@ -69,7 +73,9 @@ def store(
         extra=dict(parsed.extra),
         telephone_number_count=len(parsed.telephone_numbers),
         raw_body=parsed.text,
-        fingerprint=parsed.fingerprint,
+        fingerprint=_fingerprint(parsed, account),
+        account=account,
+        source=source,
         remote_addr=remote_addr,
         headers=headers or {},
     )
@@ -107,6 +113,8 @@ def ingest(
     remote_addr: str | None = None,
     headers: dict[str, str] | None = None,
     received_at: datetime | None = None,
+    account: str = "",
+    source: str = Source.DELIVERY,
 ) -> StoreResult:
     """Store ``parsed`` and dispatch it once the transaction commits.
 
@@ -116,7 +124,14 @@ def ingest(
     ``BW_NOTIFICATIONS_DISPATCH = "task"`` it is enqueued instead (see ``tasks``).
     ``received_at`` defaults to now (a spooled delivery keeps its arrival time).
     """
-    result = store(parsed, remote_addr=remote_addr, headers=headers, received_at=received_at)
+    result = store(
+        parsed,
+        remote_addr=remote_addr,
+        headers=headers,
+        received_at=received_at,
+        account=account,
+        source=source,
+    )
     notification = result.notification
     db = notification._state.db or "default"
     if app_settings.DISPATCH != "inline":
@@ -242,6 +257,13 @@ def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -
 #: Joins a column of numbers for string_to_array(): XML 1.0 text cannot contain U+0001
 #: (not even as a character reference), so no parsed value holds it.
 _SEPARATOR = "\x01"
+
+
+def _fingerprint(parsed: ParsedNotification, account: str) -> str:
+    # Without an account the fingerprint is the parsed content's, as it always was.
+    if not account:
+        return parsed.fingerprint
+    return hashlib.sha256(f"{account}\n{parsed.fingerprint}".encode()).hexdigest()
 
 
 def _db_datetime(value: datetime | None) -> datetime | None:

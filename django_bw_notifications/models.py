@@ -28,6 +28,13 @@ _PROCESSING_TONES: dict[str, str] = {
 }
 
 
+class Source(models.TextChoices):
+    """How a notification reached us."""
+
+    DELIVERY = "delivery", "Delivered by Bandwidth"
+    RECONCILED = "reconciled", "Reconciled from the Numbers API"
+
+
 class Notification(models.Model):
     """One notification as Bandwidth sent it, plus what we did with it.
 
@@ -71,6 +78,19 @@ class Notification(models.Model):
         "LastModifiedDate: its status is not the order's latest.",
     )
 
+    account = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The BW_NOTIFICATIONS_ACCOUNTS entry whose endpoint received it "
+        "(empty: no accounts configured).",
+    )
+    source = models.CharField(
+        max_length=16,
+        choices=Source.choices,
+        default=Source.DELIVERY,
+        help_text="Delivered by Bandwidth, or synthesised by bw_notifications_reconcile "
+        "from the order as the Numbers API returned it (then raw_body is that response).",
+    )
     raw_body = models.TextField(help_text="The body as received, decoded to text.")
     fingerprint = models.CharField(
         max_length=64,

@@ -40,6 +40,7 @@ __all__ = [
     "TelephoneNumber",
     "decode_body",
     "parse_notification",
+    "parse_xml",
     "pretty_xml",
     "to_e164",
 ]
@@ -238,6 +239,15 @@ def parse_notification(body: bytes) -> ParsedNotification:
         extra=extra,
         text=text,
     )
+
+
+def parse_xml(text: str) -> Element:
+    """Parse any XML document with the notifications' safe parser (DTDs refused).
+
+    For other XML Bandwidth sends, such as Numbers API responses. Raises
+    :class:`NotificationParseError`.
+    """
+    return _parse_xml(text.lstrip())
 
 
 def pretty_xml(text: str) -> str:

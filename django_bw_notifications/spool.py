@@ -43,6 +43,8 @@ class SpooledDelivery:
     received_at: datetime
     remote_addr: str | None
     headers: dict[str, str]
+    #: The account whose endpoint received it ("" when none).
+    account: str = ""
 
     def release(self) -> None:
         """Give the delivery back to the spool (it could not be stored yet)."""
@@ -61,6 +63,7 @@ def write(
     received_at: datetime,
     remote_addr: str | None,
     headers: dict[str, str],
+    account: str = "",
 ) -> Path:
     """Write one delivery durably and return its path. Raises ``OSError`` on failure."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -70,6 +73,7 @@ def write(
         "received_at": received_at.astimezone(UTC).isoformat(),
         "remote_addr": remote_addr,
         "headers": headers,
+        "account": account,
         "body": base64.b64encode(body).decode("ascii"),
     }
     temporary = directory / f".{name}.tmp"
@@ -126,6 +130,7 @@ def _load(path: Path) -> SpooledDelivery:
         received_at=datetime.fromisoformat(record["received_at"]),
         remote_addr=record.get("remote_addr"),
         headers=dict(record.get("headers") or {}),
+        account=str(record.get("account") or ""),
     )
 
 

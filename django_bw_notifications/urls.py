@@ -2,6 +2,10 @@
 
 The endpoint's URL name is ``bw_notifications:webhook``. Give Bandwidth the URL with its
 trailing slash: a POST redirected by ``APPEND_SLASH`` loses its body.
+
+Each account of ``BW_NOTIFICATIONS_ACCOUNTS`` also has its own endpoint one level
+below, ``bw_notifications:account_webhook`` with ``account=<name>`` (404 for a name that
+is not configured).
 """
 
 from django.urls import path
@@ -12,4 +16,5 @@ app_name = "bw_notifications"
 
 urlpatterns = [
     path("", views.webhook, name="webhook"),
+    path("<str:account>/", views.webhook, name="account_webhook"),
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -27,6 +27,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import spool
+from .accounts import endpoint_account, endpoint_credentials
 from .addresses import client_address, is_allowed
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
@@ -44,6 +45,7 @@ _NOT_XML_TYPES = frozenset(
     {"application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/html"}
 )
 _MAX_HEADER_VALUE = 1000
+_NO_ACCOUNT = "no such account endpoint"
 
 
 class _Refused(Exception):
@@ -57,13 +59,22 @@ class WebhookView(View):
 
     http_method_names = ["post", "head"]
 
-    def head(self, request: HttpRequest) -> HttpResponse:
+    def head(self, request: HttpRequest, account: str | None = None) -> HttpResponse:
+        if account is not None and endpoint_credentials(account) is None:
+            return _text(404, _NO_ACCOUNT)
         return HttpResponse(status=200)
 
-    def post(self, request: HttpRequest) -> HttpResponse:
+    def post(self, request: HttpRequest, account: str | None = None) -> HttpResponse:
+        """``account``: the ``BW_NOTIFICATIONS_ACCOUNTS`` name from the URL; None for the
+        plain endpoint (the ``default`` account's, or no account's)."""
         started = time.perf_counter()
+        credentials = endpoint_credentials(account)
+        if credentials is None:
+            # An account that is not configured (checked before anything is read).
+            logger.warning("404: no account %r in BW_NOTIFICATIONS_ACCOUNTS", account)
+            return _text(404, _NO_ACCOUNT)
         remote_addr = client_address(request.META)
-        refusal = _gatekeep(request, remote_addr)
+        refusal = _gatekeep(request, remote_addr, credentials)
         if refusal is not None:
             return refusal
 
@@ -87,14 +98,21 @@ class WebhookView(View):
             return _text(refused.status, refused.reason)
 
         try:
-            result = ingest(parsed, remote_addr=remote_addr, headers=headers)
+            result = ingest(
+                parsed,
+                remote_addr=remote_addr,
+                headers=headers,
+                account=endpoint_account(account),
+            )
         except DatabaseError:
-            return _spool(body, parsed.text, remote_addr, headers)
+            return _spool(body, parsed.text, remote_addr, headers, endpoint_account(account))
         _log_delivery(result.notification, result.created, started)
         return _text(200, "OK")
 
 
-def _gatekeep(request: HttpRequest, remote_addr: str | None) -> HttpResponse | None:
+def _gatekeep(
+    request: HttpRequest, remote_addr: str | None, credentials: Sequence[tuple[str, str]]
+) -> HttpResponse | None:
     """The 403 (address not allowed) or 401 (challenge) answer, or None to go on.
 
     Nothing of the body has been read yet, and nothing is stored for these.
@@ -103,7 +121,6 @@ def _gatekeep(request: HttpRequest, remote_addr: str | None) -> HttpResponse | N
         # Could be Bandwidth from a new address: worth a look, so WARNING.
         logger.warning("403: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", remote_addr)
         return _text(403, "this address may not post notifications")
-    credentials = app_settings.BASIC_AUTH
     if not credentials:
         return None
     has_header = "HTTP_AUTHORIZATION" in request.META
@@ -165,7 +182,7 @@ def _log_delivery(notification: Notification, created: bool, started: float) -> 
 
 
 def _spool(
-    body: bytes, text: str, remote_addr: str | None, headers: dict[str, str]
+    body: bytes, text: str, remote_addr: str | None, headers: dict[str, str], account: str
 ) -> HttpResponse:
     # The database did not take it. Bandwidth will not send it again: answer 200 only
     # once the delivery is durably on disk, else 503 (recorded in the subscription's
@@ -179,6 +196,7 @@ def _spool(
                 received_at=timezone.now(),
                 remote_addr=remote_addr,
                 headers=headers,
+                account=account,
             )
         except OSError:
             logger.exception("Could not spool a notification to %s", directory)

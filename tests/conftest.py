@@ -124,3 +124,36 @@ def connect() -> Iterator[Callable[..., None]]:
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (run with DB=postgres)"
 )
+
+
+@pytest.fixture
+def fake_bandwidth(settings: Any) -> Iterator[Any]:
+    """A running fake Bandwidth (tests/fake_bandwidth.py) with account ``9900001``
+    configured as the ``default`` account of ``BW_NOTIFICATIONS_ACCOUNTS``."""
+    from tests.fake_bandwidth import FakeBandwidth
+
+    fake = FakeBandwidth().start()
+    fake.subscriptions["9900001"] = {}
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {
+        "default": account_settings(fake, "9900001"),
+    }
+    settings.BW_NOTIFICATIONS_API_BACKOFF = 0.01
+    settings.BW_NOTIFICATIONS_API_TIMEOUT = 2
+    yield fake
+    fake.stop()
+
+
+def account_settings(fake: Any, account_id: str, **overrides: Any) -> dict[str, Any]:
+    """One BW_NOTIFICATIONS_ACCOUNTS entry pointing at the fake Bandwidth."""
+    return {
+        "ACCOUNT_ID": account_id,
+        "API_BASE_URL": fake.base_url,
+        "TOKEN_URL": fake.token_url,
+        "API_USERNAME": fake.api_user[0],
+        "API_PASSWORD": fake.api_user[1],
+        "CALLBACK_URL": "https://example.com/bandwidth/",
+        "BASIC_AUTH": [(USERNAME, PASSWORD)],
+        "ORDER_TYPES": ["orders", "portins", "disconnects"],
+        "EVENT_TYPES": ["MESSAGING_LOST"],
+        **overrides,
+    }

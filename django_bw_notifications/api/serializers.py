@@ -25,6 +25,8 @@ _SUMMARY_FIELDS = (
     "actual_foc_date_text",
     "is_stale",
     "telephone_number_count",
+    "account",
+    "source",
     "processing_state",
     "attempts",
     "last_attempt_at",

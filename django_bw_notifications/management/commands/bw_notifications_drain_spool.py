@@ -63,6 +63,7 @@ class Command(BaseCommand):
                     remote_addr=delivery.remote_addr,
                     headers=delivery.headers,
                     received_at=delivery.received_at,
+                    account=delivery.account,
                 )
             except DatabaseError as err:
                 delivery.release()

@@ -1,0 +1,284 @@
+"""The Bandwidth accounts this project talks to, read from ``BW_NOTIFICATIONS_ACCOUNTS``.
+
+A notification body does not say which account it came from, so each account gets its
+own endpoint (``<include>/<name>/``, its own credentials) and every notification
+records the account it arrived on. The plain endpoint (``<include>/``) belongs to the
+account named ``default``. The same entries tell the Numbers API client and the
+``bw_notifications_subscriptions`` / ``bw_notifications_reconcile`` commands what to do.
+
+Problems with the setting's shape are reported by system check ``E012``; the functions
+here raise :class:`AccountError` with the same message when asked for something unusable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import ORDER_STATUSES
+from .conf import PREFIX, app_settings
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "Account",
+    "AccountError",
+    "account_names",
+    "get_account",
+    "get_accounts",
+]
+
+#: The account the plain endpoint (``<include>/``) belongs to.
+DEFAULT_ACCOUNT = "default"
+
+#: Bandwidth's documented Numbers API base (accounts live under it).
+DEFAULT_API_BASE_URL = "https://dashboard.bandwidth.com/api"
+#: Bandwidth's OAuth2 token endpoint (client credentials grant).
+DEFAULT_TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"  # noqa: S105 - a URL
+#: About 99 years, what integrations in the wild set: without Expiry Bandwidth uses one day.
+DEFAULT_EXPIRY = 3122064000
+
+#: Order types ``ensure`` subscribes to when an account does not list its own: every
+#: order type in Bandwidth's documented table (BANDWIDTH.md section 4).
+DEFAULT_ORDER_TYPES: tuple[str, ...] = (
+    "portins",
+    "orders",
+    "portouts",
+    "disconnects",
+    "dldas",
+    "lsrorders",
+    "e911s",
+    "tnoptions",
+    "externalTns",
+    "lidb",
+    "bulkPortins",
+    "importtnorders",
+    "removeImportedTnOrders",
+    "importVoiceTnOrders",
+    "removeImportedVoiceTnOrders",
+    "csrs",
+    "emergencyNotificationGroup",
+    "emergencyEndpointGroup",
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KEYS = frozenset(
+    {
+        "ACCOUNT_ID",
+        "API_BASE_URL",
+        "API_USERNAME",
+        "API_PASSWORD",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "TOKEN_URL",
+        "CALLBACK_URL",
+        "BASIC_AUTH",
+        "ORDER_TYPES",
+        "EVENT_TYPES",
+        "NUMBER_FORMAT",
+        "EXPIRY",
+    }
+)
+
+
+class AccountError(Exception):
+    """An account is unknown or not configured for what was asked; ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One entry of ``BW_NOTIFICATIONS_ACCOUNTS``, defaults filled in.
+
+    Secrets are excluded from ``repr()``, so an account can be logged or printed.
+    """
+
+    name: str
+    account_id: str = ""
+    api_base_url: str = DEFAULT_API_BASE_URL
+    api_username: str = field(default="", repr=False)
+    api_password: str = field(default="", repr=False)
+    client_id: str = field(default="", repr=False)
+    client_secret: str = field(default="", repr=False)
+    token_url: str = DEFAULT_TOKEN_URL
+    #: The public URL Bandwidth should POST this account's notifications to.
+    callback_url: str = ""
+    #: Accepted on this account's endpoint, and given to Bandwidth by ``ensure``
+    #: (the first pair).
+    basic_auth: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    order_types: tuple[str, ...] = DEFAULT_ORDER_TYPES
+    event_types: tuple[str, ...] = ()
+    number_format: str = "E164"
+    expiry: int = DEFAULT_EXPIRY
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when the API is called with an OAuth2 bearer token (client credentials)."""
+        return bool(self.client_id)
+
+    def require_api(self) -> None:
+        """Raise :class:`AccountError` unless the Numbers API can be called for this account."""
+        where = f"{PREFIX}ACCOUNTS[{self.name!r}]"
+        if not self.account_id:
+            raise AccountError(f"{where} has no ACCOUNT_ID")
+        if not (self.api_username and self.api_password) and not (
+            self.client_id and self.client_secret
+        ):
+            raise AccountError(
+                f"{where} has no API credentials: set API_USERNAME and API_PASSWORD, "
+                "or CLIENT_ID and CLIENT_SECRET"
+            )
+
+    def require_callback(self) -> None:
+        """Raise :class:`AccountError` unless subscriptions can be pointed at us."""
+        where = f"{PREFIX}ACCOUNTS[{self.name!r}]"
+        if not self.callback_url:
+            raise AccountError(
+                f"{where} has no CALLBACK_URL: the public https URL of this account's "
+                "endpoint, which Bandwidth will POST to"
+            )
+        if not self.basic_auth:
+            raise AccountError(
+                f"{where} has no callback credentials (its BASIC_AUTH, or "
+                f"{PREFIX}BASIC_AUTH): a subscription without them lets anyone post"
+            )
+
+
+def account_names() -> tuple[str, ...]:
+    """The configured account names, in the setting's order."""
+    return tuple(_raw_accounts())
+
+
+def get_accounts() -> tuple[Account, ...]:
+    """Every configured account."""
+    return tuple(get_account(name) for name in account_names())
+
+
+def get_account(name: str) -> Account:
+    """The account called ``name``; raises :class:`AccountError` if there is none."""
+    accounts = _raw_accounts()
+    if name not in accounts:
+        known = ", ".join(accounts) or "none"
+        raise AccountError(f"no account {name!r} in {PREFIX}ACCOUNTS (configured: {known})")
+    problems = account_problems(name, accounts[name])
+    if problems:
+        raise AccountError(problems[0])
+    entry = accounts[name]
+    return Account(
+        name=name,
+        account_id=str(entry.get("ACCOUNT_ID", "")),
+        api_base_url=str(entry.get("API_BASE_URL", DEFAULT_API_BASE_URL)).rstrip("/"),
+        api_username=str(entry.get("API_USERNAME", "")),
+        api_password=str(entry.get("API_PASSWORD", "")),
+        client_id=str(entry.get("CLIENT_ID", "")),
+        client_secret=str(entry.get("CLIENT_SECRET", "")),
+        token_url=str(entry.get("TOKEN_URL", DEFAULT_TOKEN_URL)),
+        callback_url=str(entry.get("CALLBACK_URL", "")),
+        basic_auth=tuple(
+            (str(u), str(p)) for u, p in entry.get("BASIC_AUTH", app_settings.BASIC_AUTH)
+        ),
+        order_types=tuple(entry.get("ORDER_TYPES", DEFAULT_ORDER_TYPES)),
+        event_types=tuple(entry.get("EVENT_TYPES", ())),
+        number_format=str(entry.get("NUMBER_FORMAT", "E164")),
+        expiry=int(entry.get("EXPIRY", DEFAULT_EXPIRY)),
+    )
+
+
+def endpoint_credentials(name: str | None) -> Sequence[tuple[str, str]] | None:
+    """Credentials the endpoint of account ``name`` accepts; None if there is no such account.
+
+    ``None`` as the name is the plain endpoint: the ``default`` account's ``BASIC_AUTH``
+    when it sets one, else ``BW_NOTIFICATIONS_BASIC_AUTH``.
+    """
+    accounts = _raw_accounts()
+    if name is None:
+        entry = accounts.get(DEFAULT_ACCOUNT, {})
+    elif name in accounts:
+        entry = accounts[name]
+    else:
+        return None
+    if isinstance(entry, Mapping) and "BASIC_AUTH" in entry:
+        return tuple(entry["BASIC_AUTH"] or ())
+    return app_settings.BASIC_AUTH
+
+
+def endpoint_account(name: str | None) -> str:
+    """The account recorded on notifications that arrive on the endpoint of ``name``."""
+    if name is not None:
+        return name
+    return DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in _raw_accounts() else ""
+
+
+def account_problems(name: object, entry: object) -> list[str]:
+    """What is wrong with one entry of the setting, as messages (system check E012)."""
+    where = f"{PREFIX}ACCOUNTS[{name!r}]"
+    if not isinstance(name, str) or not _NAME.match(name):
+        return [f"{where}: account names are 1-64 letters, digits, '_' or '-' (used in URLs)"]
+    if not isinstance(entry, Mapping):
+        return [f"{where} must be a dict of settings such as ACCOUNT_ID"]
+    problems = [
+        f"{where} has an unknown key {key!r} (known: {', '.join(sorted(_KEYS))})"
+        for key in entry
+        if key not in _KEYS
+    ]
+    for key in (
+        "ACCOUNT_ID",
+        "API_BASE_URL",
+        "API_USERNAME",
+        "API_PASSWORD",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "TOKEN_URL",
+        "CALLBACK_URL",
+    ):
+        if key in entry and not isinstance(entry[key], str):
+            problems.append(f"{where}[{key!r}] must be a string")
+    for key in ("API_BASE_URL", "TOKEN_URL", "CALLBACK_URL"):
+        value = entry.get(key)
+        if isinstance(value, str) and value and not value.startswith(("https://", "http://")):
+            problems.append(f"{where}[{key!r}] must be an absolute http(s) URL, not {value!r}")
+    if bool(entry.get("CLIENT_ID")) != bool(entry.get("CLIENT_SECRET")):
+        problems.append(f"{where}: set both CLIENT_ID and CLIENT_SECRET, or neither")
+    if bool(entry.get("API_USERNAME")) != bool(entry.get("API_PASSWORD")):
+        problems.append(f"{where}: set both API_USERNAME and API_PASSWORD, or neither")
+    basic = entry.get("BASIC_AUTH", ())
+    if not _is_pairs(basic):
+        problems.append(f"{where}['BASIC_AUTH'] must be a list of (username, password) pairs")
+    for key in ("ORDER_TYPES", "EVENT_TYPES"):
+        value = entry.get(key, ())
+        if isinstance(value, str) or not all(isinstance(v, str) and v for v in _iter(value)):
+            problems.append(f"{where}[{key!r}] must be a list of names, not {value!r}")
+    unknown = [
+        t
+        for t in _iter(entry.get("ORDER_TYPES", ()))
+        if isinstance(t, str) and t not in ORDER_STATUSES
+    ]
+    if unknown:
+        problems.append(
+            f"{where}['ORDER_TYPES'] has order types Bandwidth does not document: "
+            f"{', '.join(map(str, unknown))} (spelling is case-sensitive on Bandwidth's side)"
+        )
+    if entry.get("NUMBER_FORMAT", "E164") not in ("E164", "LEGACY"):
+        problems.append(f"{where}['NUMBER_FORMAT'] must be 'E164' or 'LEGACY'")
+    expiry = entry.get("EXPIRY", DEFAULT_EXPIRY)
+    if not isinstance(expiry, int) or isinstance(expiry, bool) or expiry < 3600:
+        problems.append(f"{where}['EXPIRY'] must be whole seconds, at least 3600")
+    return problems
+
+
+def _raw_accounts() -> Mapping[Any, Any]:
+    value = getattr(app_settings, "ACCOUNTS", {})
+    return value if isinstance(value, Mapping) else {}
+
+
+def _iter(value: object) -> Sequence[Any]:
+    return value if isinstance(value, (list, tuple)) else ()
+
+
+def _is_pairs(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(item, (list, tuple))
+        and len(item) == 2
+        and all(isinstance(part, str) and part for part in item)
+        for item in value
+    )
