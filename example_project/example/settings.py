@@ -69,6 +69,21 @@ BW_NOTIFICATIONS_BASIC_AUTH = [
     )
 ]
 
+# Bandwidth's side (README, "Setting up Bandwidth"): set BW_ACCOUNT_ID, BW_API_USERNAME,
+# BW_API_PASSWORD and BW_CALLBACK_URL, then run
+#   python manage.py bw_notifications_subscriptions ensure --dry-run
+# Without them the demo only receives.
+if os.environ.get("BW_ACCOUNT_ID"):
+    BW_NOTIFICATIONS_ACCOUNTS = {
+        "default": {
+            "ACCOUNT_ID": os.environ["BW_ACCOUNT_ID"],
+            "API_USERNAME": os.environ.get("BW_API_USERNAME", ""),
+            "API_PASSWORD": os.environ.get("BW_API_PASSWORD", ""),
+            "CALLBACK_URL": os.environ.get("BW_CALLBACK_URL", ""),
+            "EVENT_TYPES": ["MESSAGING_LOST"],
+        }
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
