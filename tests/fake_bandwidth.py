@@ -81,6 +81,8 @@ class FakeBandwidth:
         #: (account id, order type, order id) -> response XML.
         self.orders: dict[tuple[str, str, str], str] = {}
         self.calls: list[Call] = []
+        #: (url, status of each POST of a delivery): [401, 200] after a challenge.
+        self.deliveries: list[tuple[str, list[int]]] = []
         self.tokens: set[str] = set()
         self.token_requests = 0
         self._faults: list[Fault] = []
@@ -154,7 +156,9 @@ class FakeBandwidth:
     def deliver(self, account_id: str, subscription_id: str, body: bytes) -> str:
         """POST ``body`` to the subscription's URL like Bandwidth; returns the Status kept."""
         subscription = self.subscriptions[account_id][subscription_id]
-        status = _post_with_challenge(subscription, body)
+        attempts: list[int] = []
+        status = _post_with_challenge(subscription, body, attempts)
+        self.deliveries.append((subscription.url, attempts))
         subscription.status = status
         return status
 
@@ -385,7 +389,7 @@ def _subscriptions_xml(subscriptions: Any, root_name: str) -> str:
     )
 
 
-def _post_with_challenge(subscription: FakeSubscription, body: bytes) -> str:
+def _post_with_challenge(subscription: FakeSubscription, body: bytes, attempts: list[int]) -> str:
     parts = urlsplit(subscription.url)
     path = parts.path or "/"
 
@@ -398,6 +402,7 @@ def _post_with_challenge(subscription: FakeSubscription, body: bytes) -> str:
         response = connection.getresponse()
         response.read()
         connection.close()
+        attempts.append(response.status)
         return response
 
     try:

@@ -204,6 +204,7 @@ def test_round_trip_ensure_deliver_miss_and_reconcile(
 
     submitted = notification_xml(order_type="portins", order_id="rt-1", status="SUBMITTED")
     assert fake_bandwidth.notify(ACCOUNT, "portins", submitted) == ["200 OK"]
+    assert fake_bandwidth.deliveries == [(endpoint, [401, 200])]  # challenged, then sent
     stored = Notification.objects.get(order_id="rt-1")
     assert stored.account == "default"
 

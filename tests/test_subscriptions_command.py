@@ -41,6 +41,7 @@ def test_ensure_sets_up_every_type_with_credentials_and_a_long_expiry(fake_bandw
         assert s.number_format == "E164"
         assert s.expires_at - fake_bandwidth_now() > 3_000_000_000
     assert output.count("created") == 4
+    assert PASSWORD not in output + run("list") + run("list", "--json")
 
 
 def fake_bandwidth_now() -> float:
