@@ -64,6 +64,7 @@ def scenarios() -> list[tuple[str, str, dict[str, str], bool]]:
             True,
         ),
         ("filter: event type", changelist, {"event_type": "MESSAGING_LOST"}, True),
+        ("filter: source reconciled", changelist, {"source": "reconciled"}, True),
         ("filter: subscription id", changelist, {"subscription_id": sample.subscription_id}, True),
         ("date: one year", changelist, {"received_at__year": str(day.year)}, True),
         (

@@ -28,9 +28,11 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from .admin_filters import (
+    AccountFilter,
     EventTypeFilter,
     OrderTypeFilter,
     ProcessingFilter,
+    SourceFilter,
     StatusFilter,
     SubscriptionFilter,
 )
@@ -113,6 +115,8 @@ class NotificationAdmin(_ReadOnlyAdmin):
         StatusFilter,
         EventTypeFilter,
         SubscriptionFilter,
+        SourceFilter,
+        AccountFilter,
     )
     list_per_page = 50
     # Sorting millions of rows by an unindexed column is slow; received time is indexed.

@@ -15,7 +15,8 @@ from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest
 
-from .models import Notification, ProcessingState
+from .accounts import account_names
+from .models import Notification, ProcessingState, Source
 
 #: More distinct values than this are not listed (the URL parameter still filters).
 MAX_CHOICES = 200
@@ -138,3 +139,36 @@ class ProcessingFilter(admin.SimpleListFilter):
         if value in ProcessingState.values:
             return queryset.filter(processing_state=value)
         return queryset
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """Delivered by Bandwidth, or recovered by ``bw_notifications_reconcile``."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Source.choices)
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Notification]
+    ) -> QuerySet[Notification]:
+        value = self.value()
+        return queryset.filter(source=value) if value in Source.values else queryset
+
+
+class AccountFilter(admin.SimpleListFilter):
+    """The configured Bandwidth accounts (hidden when there are fewer than two)."""
+
+    title = "account"
+    parameter_name = "account"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = account_names()
+        return [(name, name) for name in names] if len(names) > 1 else []
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Notification]
+    ) -> QuerySet[Notification]:
+        value = self.value()
+        return queryset.filter(account=value) if value else queryset

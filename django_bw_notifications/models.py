@@ -139,6 +139,12 @@ class Notification(models.Model):
                 condition=models.Q(duplicate_count__gt=0),
                 name="bw_notif_duplicated_idx",
             ),
+            # Reconciled notifications are rare too; the admin and the API filter on them.
+            models.Index(
+                fields=["-received_at"],
+                condition=models.Q(source="reconciled"),
+                name="bw_notif_reconciled_idx",
+            ),
         ]
         permissions = [("replay_notification", "Can replay the signals of a notification")]
 

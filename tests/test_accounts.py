@@ -8,9 +8,12 @@ import pytest
 from django.core.checks import run_checks
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from django_bw_notifications.accounts import AccountError, get_account
-from django_bw_notifications.models import Notification
+from django_bw_notifications.ingest import ingest
+from django_bw_notifications.models import Notification, Source
+from django_bw_notifications.parsing import parse_notification
 from tests.conftest import PASSWORD, USERNAME, basic, notification_xml
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +164,44 @@ def test_e012_is_quiet_for_a_good_setting(settings: Any) -> None:
         }
     }
     assert [m for m in run_checks() if m.id == "bw_notifications.E012"] == []
+
+
+def stored(order_id: str, account: str, source: str = Source.DELIVERY) -> Notification:
+    parsed = parse_notification(notification_xml(order_id=order_id))
+    return ingest(parsed, account=account, source=source).notification
+
+
+def test_api_filters_by_account_and_source(admin_user: Any) -> None:
+    east = stored("e-1", "east")
+    west = stored("w-1", "west")
+    reconciled = stored("w-2", "west", Source.RECONCILED)
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    url = reverse("bw_notifications_api:notification-list")
+
+    def ids(**query: str) -> list[int]:
+        response = api.get(url, query)
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids(account="east") == [east.pk]
+    assert ids(source="reconciled") == [reconciled.pk]
+    assert ids(account="west", source="delivery") == [west.pk]
+    bad = api.get(url, {"source": "mail"})
+    assert bad.status_code == 400
+    assert "is not one of delivery, reconciled" in bad.json()["source"]
+
+
+def test_admin_filters_by_source_and_account(admin_client: Client) -> None:
+    stored("e-1", "east")
+    stored("w-2", "west", Source.RECONCILED)
+    url = reverse("admin:bw_notifications_notification_changelist")
+    page = admin_client.get(url)
+    assert "?source=reconciled" in page.content.decode()
+    assert "?account=east" in page.content.decode()
+    reconciled = admin_client.get(url, {"source": "reconciled"}).content.decode()
+    assert "w-2" in reconciled
+    assert "e-1" not in reconciled
+    east = admin_client.get(url, {"account": "east"}).content.decode()
+    assert "e-1" in east
+    assert "w-2" not in east

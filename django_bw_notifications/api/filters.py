@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.exceptions import ValidationError
 
-from ..models import Notification, ProcessingState, TelephoneNumber
+from ..models import Notification, ProcessingState, Source, TelephoneNumber
 from ..parsing import to_e164
 
 #: Exact-match parameters: query parameter -> model field.
@@ -27,13 +27,21 @@ EXACT = {
     "order_id": "order_id",
     "customer_order_id": "customer_order_id",
     "subscription_id": "subscription_id",
+    "account": "account",
 }
 #: ``processing_state`` also accepts this: notifications Bandwidth sent more than once.
 DUPLICATED = "duplicated"
 #: Parameters read elsewhere (pagination, format negotiation).
 PASSED_THROUGH = frozenset({"cursor", "format"})
 PARAMETERS = frozenset(
-    {*EXACT, "processing_state", "telephone_number", "received_after", "received_before"}
+    {
+        *EXACT,
+        "processing_state",
+        "source",
+        "telephone_number",
+        "received_after",
+        "received_before",
+    }
 )
 
 
@@ -69,6 +77,13 @@ def filter_notifications(
             errors["processing_state"] = (
                 f"{state!r} is not one of {', '.join([*ProcessingState.values, DUPLICATED])}"
             )
+
+    source = params.get("source")
+    if source is not None:
+        if source in Source.values:
+            conditions &= Q(source=source)
+        else:
+            errors["source"] = f"{source!r} is not one of {', '.join(Source.values)}"
 
     number = params.get("telephone_number")
     if number is not None:

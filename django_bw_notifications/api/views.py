@@ -53,6 +53,8 @@ _LIST_PARAMETERS = {
     "order_id": "Exact order id.",
     "customer_order_id": "Exact customer order id.",
     "subscription_id": "Exact subscription id.",
+    "account": "The BW_NOTIFICATIONS_ACCOUNTS name whose endpoint received it.",
+    "source": "delivery (POSTed by Bandwidth) or reconciled (recovered from the Numbers API).",
     "processing_state": "pending, processing, processed, failed, or duplicated "
     "(received more than once).",
     "telephone_number": "A number in either form: 9195551234 or +19195551234.",
