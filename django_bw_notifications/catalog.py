@@ -135,6 +135,11 @@ _FINAL_DEFAULT = frozenset(
 )
 
 
+def final_status_keys() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Final statuses as normalised keys: by order type, and for every other type."""
+    return dict(_FINAL_KEYS), _FINAL_DEFAULT
+
+
 def is_final_status(order_type: str, status: str) -> bool:
     """True when an order of ``order_type`` in ``status`` will not change again (any case).
 

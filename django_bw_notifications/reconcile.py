@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import reduce
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, Subquery
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .accounts import DEFAULT_ACCOUNT, Account, get_account
-from .catalog import is_final_status, normalise_name
+from .catalog import final_status_keys, normalise_name
 from .ingest import ingest
 from .models import Notification, Source
 from .numbers_api import RECONCILABLE_ORDER_TYPES, BandwidthAPIError, NumbersClient, OrderState
@@ -78,11 +79,42 @@ def candidates(
     if order_types:
         # Stored spellings vary in case ("portins", "PortIns").
         recent = recent.filter(reduce(operator.or_, (Q(order_type__iexact=t) for t in order_types)))
-    latest_ids = recent.values("account", "order_type", "order_id").annotate(latest=Max("id"))
-    latest = Notification.objects.filter(
-        pk__in=[row["latest"] for row in latest_ids], received_at__lt=now - older_than
-    ).order_by("received_at", "id")
-    return [n for n in latest if not is_final_status(n.order_type, n.status)]
+    latest_ids = (
+        recent.values("account", "order_type", "order_id")
+        .annotate(latest=Max("id"))
+        .values("latest")
+    )
+    # One statement: the latest of each order, quiet long enough, not final. Only the
+    # columns reconciliation reads (a body can be megabytes).
+    latest = (
+        Notification.objects.filter(pk__in=Subquery(latest_ids), received_at__lt=now - older_than)
+        .annotate(type_key=Lower("order_type"), status_key=Lower("status"))
+        .exclude(_final())
+        .only(*_COLUMNS)
+        .order_by("received_at", "id")
+    )
+    return list(latest)
+
+
+#: What reconciliation and the command's report read of a notification.
+_COLUMNS = (
+    "received_at",
+    "account",
+    "order_type",
+    "order_id",
+    "customer_order_id",
+    "status",
+)
+
+
+def _final() -> Q:
+    # catalog.is_final_status as SQL; LOWER() matches normalise_name() for ASCII names.
+    by_type, default = final_status_keys()
+    specific = reduce(
+        operator.or_,
+        (Q(type_key=key, status_key__in=finals) for key, finals in by_type.items()),
+    )
+    return specific | (~Q(type_key__in=by_type) & Q(status_key__in=default))
 
 
 def synthesise(state: OrderState, latest: Notification) -> ParsedNotification:

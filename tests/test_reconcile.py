@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from django_bw_notifications import signals
 from django_bw_notifications.accounts import get_account
+from django_bw_notifications.catalog import is_final_status
 from django_bw_notifications.ingest import ingest
 from django_bw_notifications.models import Notification, ProcessingState, Source
 from django_bw_notifications.numbers_api import NumbersClient
@@ -111,14 +112,17 @@ def test_the_same_answer_twice_is_a_duplicate_not_a_second_dispatch(
 
 
 @pytest.mark.django_db
-def test_only_unfinished_quiet_recent_orders_are_asked(fake_bandwidth: Any) -> None:
+def test_only_unfinished_quiet_recent_orders_are_asked(
+    fake_bandwidth: Any, django_assert_num_queries: Any
+) -> None:
     store("portins", "final", "COMPLETE")
     store("orders", "fresh", "BACKORDERED", age=60)
     store("orders", "ancient", "BACKORDERED", age=40 * 86_400)
     asked = store("disconnects", "asked", "RECEIVED")
     older = store("portins", "moved-on", "SUBMITTED", age=9000)
     store("portins", "moved-on", "COMPLETE", age=8000)
-    found = candidates(None, older_than=timedelta(hours=1), within=timedelta(days=30))
+    with django_assert_num_queries(1):
+        found = candidates(None, older_than=timedelta(hours=1), within=timedelta(days=30))
     assert [n.order_id for n in found] == [asked.order_id]
     assert older.order_id not in {n.order_id for n in found}
 
@@ -224,3 +228,28 @@ def test_round_trip_ensure_deliver_miss_and_reconcile(
         ("FOC", "reconciled"),
     ]
     assert [kwargs["notification"].status for _, kwargs in seen.calls] == ["SUBMITTED", "FOC"]
+
+
+@pytest.mark.django_db
+def test_the_sql_final_check_agrees_with_the_catalogue(fake_bandwidth: Any) -> None:
+    """candidates() decides "final" in SQL; it must agree with catalog.is_final_status,
+    case-insensitively, for known and unknown order types."""
+    cases = [
+        (order_type, status)
+        for order_type in ("portins", "PortIns", "orders", "disconnects", "bulkPortins", "widgets")
+        for status in ("COMPLETE", "complete", "FOC", "EXCEPTION", "PARTIAL", "Cancelled", "FAILED")
+    ]
+    for index, (order_type, status) in enumerate(cases):
+        store(order_type, f"case-{index}", status)
+    found = {
+        n.order_id
+        for n in candidates(None, older_than=timedelta(hours=1), within=timedelta(days=30))
+    }
+    expected = {
+        f"case-{index}"
+        for index, (order_type, status) in enumerate(cases)
+        if not is_final_status(order_type, status)
+    }
+    assert found == expected
+    assert "case-0" not in found  # portins COMPLETE
+    assert len(expected) > 10
