@@ -37,21 +37,8 @@ class Change:
 def desired(account: Account) -> list[SubscriptionSpec]:
     """One spec per configured order type and event type of ``account``."""
     account.require_callback()
-    username, password = account.basic_auth[0]
-
-    def spec(order_type: str = "", event_type: str = "") -> SubscriptionSpec:
-        return SubscriptionSpec(
-            url=account.callback_url,
-            username=username,
-            password=password,
-            expiry=account.expiry,
-            number_format=account.number_format,
-            order_type=order_type,
-            event_type=event_type,
-        )
-
-    return [spec(order_type=t) for t in account.order_types] + [
-        spec(event_type=e) for e in account.event_types
+    return [_spec(account, order_type=t) for t in account.order_types] + [
+        _spec(account, event_type=e) for e in account.event_types
     ]
 
 
@@ -93,11 +80,11 @@ def plan_renew(
             continue
         if subscription.expiry is not None and subscription.expiry >= renew_before:
             continue
-        spec = specs.get(_kind_key(subscription.kind))
-        if spec is None:
-            # Ours but no longer configured: renewed all the same (it still delivers
-            # here), with the configured URL, credentials and format.
-            spec = _spec_for(subscription, next(iter(specs.values())))
+        # Ours even when its type is no longer configured: it still delivers here, so it
+        # is renewed all the same, with the configured URL, credentials and format.
+        spec = specs.get(_kind_key(subscription.kind)) or _spec(
+            account, order_type=subscription.order_type, event_type=subscription.event_type
+        )
         left = "unknown" if subscription.expiry is None else f"{subscription.expiry} s"
         changes.append(
             Change("update", subscription.kind, f"expires in {left}", spec, subscription.id)
@@ -142,15 +129,16 @@ def _differences(spec: SubscriptionSpec, current: Subscription, renew_before: in
     return reasons
 
 
-def _spec_for(subscription: Subscription, template: SubscriptionSpec) -> SubscriptionSpec:
+def _spec(account: Account, *, order_type: str = "", event_type: str = "") -> SubscriptionSpec:
+    username, password = account.basic_auth[0]
     return SubscriptionSpec(
-        url=template.url,
-        username=template.username,
-        password=template.password,
-        expiry=template.expiry,
-        number_format=template.number_format,
-        order_type=subscription.order_type,
-        event_type=subscription.event_type,
+        url=account.callback_url,
+        username=username,
+        password=password,
+        expiry=account.expiry,
+        number_format=account.number_format,
+        order_type=order_type,
+        event_type=event_type,
     )
 
 

@@ -276,3 +276,17 @@ def test_several_accounts_act_separately(fake_bandwidth: Any, settings: Any) -> 
     assert kinds(fake_bandwidth) == WANTED
     body = parse_xml(fake_bandwidth.changes()[0].body)
     assert body.findtext("CallbackSubscription/URL") == "https://example.com/bandwidth/east/"
+
+
+def test_renew_keeps_ours_alive_even_when_its_type_is_no_longer_configured(
+    fake_bandwidth: Any, settings: Any
+) -> None:
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {
+        "default": account_settings(fake_bandwidth, ACCOUNT, ORDER_TYPES=[], EVENT_TYPES=[])
+    }
+    old = fake_bandwidth.add_subscription(
+        ACCOUNT, order_type="csrs", url=OURS, username=USERNAME, password=PASSWORD, expiry=600
+    )
+    run("renew")
+    assert old.expires_at - time.time() > 3_000_000_000
+    assert (old.order_type, old.password) == ("csrs", PASSWORD)
