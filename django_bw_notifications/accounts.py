@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth import is_credential_list
 from .catalog import ORDER_STATUSES
 from .conf import PREFIX, app_settings
 
@@ -24,7 +25,9 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "Account",
     "AccountError",
+    "Endpoint",
     "account_names",
+    "endpoint",
     "get_account",
     "get_accounts",
 ]
@@ -174,9 +177,7 @@ def get_account(name: str) -> Account:
         client_secret=str(entry.get("CLIENT_SECRET", "")),
         token_url=str(entry.get("TOKEN_URL", DEFAULT_TOKEN_URL)),
         callback_url=str(entry.get("CALLBACK_URL", "")),
-        basic_auth=tuple(
-            (str(u), str(p)) for u, p in entry.get("BASIC_AUTH", app_settings.BASIC_AUTH)
-        ),
+        basic_auth=_basic_auth(entry),
         order_types=tuple(entry.get("ORDER_TYPES", DEFAULT_ORDER_TYPES)),
         event_types=tuple(entry.get("EVENT_TYPES", ())),
         number_format=str(entry.get("NUMBER_FORMAT", "E164")),
@@ -184,29 +185,29 @@ def get_account(name: str) -> Account:
     )
 
 
-def endpoint_credentials(name: str | None) -> Sequence[tuple[str, str]] | None:
-    """Credentials the endpoint of account ``name`` accepts; None if there is no such account.
+@dataclass(frozen=True)
+class Endpoint:
+    """What one notification endpoint accepts and records."""
 
-    ``None`` as the name is the plain endpoint: the ``default`` account's ``BASIC_AUTH``
-    when it sets one, else ``BW_NOTIFICATIONS_BASIC_AUTH``.
+    #: Recorded on each notification received here ("" when no accounts are configured).
+    account: str
+    #: The ``(username, password)`` pairs accepted; empty: no authentication.
+    credentials: tuple[tuple[str, str], ...]
+
+
+def endpoint(name: str | None) -> Endpoint | None:
+    """The endpoint of account ``name``; None if there is no such account.
+
+    ``None`` is the plain endpoint, the ``default`` account's: its ``BASIC_AUTH`` when
+    it sets one, else ``BW_NOTIFICATIONS_BASIC_AUTH``; without accounts it records none.
     """
     accounts = _raw_accounts()
     if name is None:
-        entry = accounts.get(DEFAULT_ACCOUNT, {})
-    elif name in accounts:
-        entry = accounts[name]
-    else:
+        name = DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in accounts else ""
+    elif name not in accounts:
         return None
-    if isinstance(entry, Mapping) and "BASIC_AUTH" in entry:
-        return tuple(entry["BASIC_AUTH"] or ())
-    return app_settings.BASIC_AUTH
-
-
-def endpoint_account(name: str | None) -> str:
-    """The account recorded on notifications that arrive on the endpoint of ``name``."""
-    if name is not None:
-        return name
-    return DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in _raw_accounts() else ""
+    entry = accounts.get(name, {})
+    return Endpoint(name, _basic_auth(entry if isinstance(entry, Mapping) else {}))
 
 
 def account_problems(name: object, entry: object) -> list[str]:
@@ -241,8 +242,7 @@ def account_problems(name: object, entry: object) -> list[str]:
         problems.append(f"{where}: set both CLIENT_ID and CLIENT_SECRET, or neither")
     if bool(entry.get("API_USERNAME")) != bool(entry.get("API_PASSWORD")):
         problems.append(f"{where}: set both API_USERNAME and API_PASSWORD, or neither")
-    basic = entry.get("BASIC_AUTH", ())
-    if not _is_pairs(basic):
+    if not is_credential_list(entry.get("BASIC_AUTH", ())):
         problems.append(f"{where}['BASIC_AUTH'] must be a list of (username, password) pairs")
     for key in ("ORDER_TYPES", "EVENT_TYPES"):
         value = entry.get(key, ())
@@ -266,6 +266,12 @@ def account_problems(name: object, entry: object) -> list[str]:
     return problems
 
 
+def _basic_auth(entry: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    # An account's own pairs when it sets BASIC_AUTH (even empty), else the global ones.
+    pairs = entry.get("BASIC_AUTH", app_settings.BASIC_AUTH)
+    return tuple((str(u), str(p)) for u, p in pairs or ())
+
+
 def _raw_accounts() -> Mapping[Any, Any]:
     value = getattr(app_settings, "ACCOUNTS", {})
     return value if isinstance(value, Mapping) else {}
@@ -273,12 +279,3 @@ def _raw_accounts() -> Mapping[Any, Any]:
 
 def _iter(value: object) -> Sequence[Any]:
     return value if isinstance(value, (list, tuple)) else ()
-
-
-def _is_pairs(value: object) -> bool:
-    return isinstance(value, (list, tuple)) and all(
-        isinstance(item, (list, tuple))
-        and len(item) == 2
-        and all(isinstance(part, str) and part for part in item)
-        for item in value
-    )

@@ -22,6 +22,17 @@ from django.utils.crypto import constant_time_compare
 _MAX_HEADER_LENGTH = 4096
 
 
+def is_credential_list(value: object) -> bool:
+    """True for a list or tuple of ``(username, password)`` pairs of non-empty strings."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(item, Sequence)
+        and not isinstance(item, str)
+        and len(item) == 2
+        and all(isinstance(part, str) and part for part in item)
+        for item in value
+    )
+
+
 def credentials_accepted(header: str | None, credentials: Sequence[tuple[str, str]]) -> bool:
     """True when ``header`` (an ``Authorization`` value) carries one of ``credentials``.
 

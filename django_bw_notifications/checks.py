@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from .accounts import account_problems
 from .addresses import parse_networks
+from .auth import is_credential_list
 from .conf import PREFIX, SECRET_HEADERS
 
 _MISSING = object()
@@ -47,7 +48,7 @@ def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
         if settings.DEBUG:
             return []
         return [_no_credentials(Warning, "bw_notifications.W001")]
-    if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
+    if not is_credential_list(value):
         return [
             Error(
                 "BW_NOTIFICATIONS_BASIC_AUTH must be a list of (username, password) pairs "
@@ -232,7 +233,7 @@ def check_deploy_credentials(**kwargs: Any) -> list[CheckMessage]:
         if settings.DEBUG:
             return []
         return [_no_credentials(Error, "bw_notifications.E009")]
-    if not isinstance(value, (list, tuple)) or not all(_is_pair(item) for item in value):
+    if not is_credential_list(value):
         return []  # E001 says so
     messages: list[CheckMessage] = []
     for index, (username, password) in enumerate(value):
@@ -359,12 +360,3 @@ def check_accounts(**kwargs: Any) -> list[CheckMessage]:
         for name, entry in value.items()
         for problem in account_problems(name, entry)
     ]
-
-
-def _is_pair(item: object) -> bool:
-    return (
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and len(item) == 2
-        and all(isinstance(part, str) and part for part in item)
-    )

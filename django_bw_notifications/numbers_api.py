@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -27,7 +27,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from .accounts import Account
 from .conf import app_settings
-from .parsing import NotificationParseError, parse_xml
+from .parsing import NotificationParseError, _local_name, parse_xml
 
 if TYPE_CHECKING:
     import httpx
@@ -115,6 +115,11 @@ class SubscriptionSpec:
     number_format: str = "E164"
     order_type: str = ""
     event_type: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``"order:<type>"`` or ``"event:<type>"``, as :attr:`Subscription.kind`."""
+        return f"event:{self.event_type}" if self.event_type else f"order:{self.order_type}"
 
     def __repr__(self) -> str:  # the password stays out of logs and tracebacks
         what = f"event_type={self.event_type!r}" if self.event_type else f"{self.order_type!r}"
@@ -227,7 +232,7 @@ class NumbersClient:
 
     def create_subscription(self, spec: SubscriptionSpec) -> str:
         """Create a subscription; returns its id (from the ``Location`` header)."""
-        response = self._send("POST", "/subscriptions", spec.to_xml(), expected=(201, 200))
+        response = self._send("POST", "/subscriptions", spec.to_xml())
         location: str = response.headers.get("Location", "")
         subscription_id: str = location.rstrip("/").rpartition("/")[2]
         if not subscription_id:
@@ -258,7 +263,7 @@ class NumbersClient:
                 f"fetching {order_type} orders is not supported yet "
                 f"(supported: {', '.join(RECONCILABLE_ORDER_TYPES)})"
             )
-        path_type = next(t for t in RECONCILABLE_ORDER_TYPES if t == order_type.casefold())
+        path_type = order_type.casefold()  # Bandwidth's paths are lower case
         response = self._send("GET", f"/{path_type}/{_segment(order_id)}")
         root = _parse(response.text)
         if root is None:
@@ -284,8 +289,6 @@ class NumbersClient:
         method: str,
         path: str,
         body: bytes | None = None,
-        *,
-        expected: Sequence[int] = (200, 201, 202, 204),
     ) -> httpx.Response:
         url = f"{self.account.api_base_url}/accounts/{_segment(self.account.account_id)}{path}"
         where = f"{method} {path}"  # ids only: never a secret
@@ -297,7 +300,7 @@ class NumbersClient:
                     method,
                     url,
                     content=body,
-                    headers=self._auth_headers(body is not None),
+                    headers=self._headers(body is not None),
                     auth=self._basic,
                 )
             except self._httpx.TransportError as err:
@@ -312,7 +315,7 @@ class NumbersClient:
                     f"could not reach Bandwidth for {where}: {type(err).__name__}"
                     f"{': ' + str(err) if str(err) else ''} (after {attempt + 1} attempt(s))"
                 ) from None
-            if response.status_code in expected:
+            if response.is_success:
                 return response
             if response.status_code == 401 and self.account.uses_oauth and not refreshed:
                 self._token = ""  # expired or revoked early: one fresh token, once
@@ -325,7 +328,7 @@ class NumbersClient:
                 continue
             raise _error(where, response)
 
-    def _auth_headers(self, has_body: bool) -> dict[str, str]:
+    def _headers(self, has_body: bool) -> dict[str, str]:
         headers = {"Content-Type": "application/xml; charset=utf-8"} if has_body else {}
         if self.account.uses_oauth:
             headers["Authorization"] = f"Bearer {self._bearer()}"
@@ -385,7 +388,7 @@ def _error(where: str, response: httpx.Response) -> BandwidthAPIError:
     root = _parse(response.text)
     if root is not None:
         for element in root.iter():
-            name = _local(element.tag)
+            name = _local_name(element.tag)
             if name in ("ErrorCode", "Code") and not code and (element.text or "").strip():
                 code = (element.text or "").strip()
             elif name == "Description" and not description:
@@ -414,20 +417,15 @@ def _parse(text: str) -> Element | None:
         return None
 
 
-def _local(tag: object) -> str:
-    name = str(tag)
-    return name.rpartition("}")[2]
-
-
 def _all(root: Element, name: str) -> list[Element]:
-    return [element for element in root.iter() if _local(element.tag) == name]
+    return [element for element in root.iter() if _local_name(element.tag) == name]
 
 
 def _child(element: Element | None, *path: str) -> Element | None:
     for name in path:
         if element is None:
             return None
-        element = next((c for c in element if _local(c.tag) == name), None)
+        element = next((c for c in element if _local_name(c.tag) == name), None)
     return element
 
 
@@ -467,7 +465,7 @@ def _read_orders(root: Element, order_id: str, raw: str) -> OrderState:
         number
         for tn in (completed if completed is not None else ())
         for number in tn
-        if _local(number.tag) == "FullNumber"
+        if _local_name(number.tag) == "FullNumber"
     )
     return OrderState(
         order_type="orders",

@@ -56,16 +56,16 @@ def plan_ensure(
         kind = _spec_kind(spec)
         mine = [s for s in existing if is_ours(account, s) and _kind_key(s.kind) == kind]
         if not mine:
-            changes.append(Change("create", _label(spec), "no subscription points here", spec))
+            changes.append(Change("create", spec.kind, "no subscription points here", spec))
             continue
         current = mine[0]
         reasons = _differences(spec, current, renew_before)
         if force and not reasons:
             reasons = ["--force (credentials cannot be compared: Bandwidth hides passwords)"]
         if reasons:
-            changes.append(Change("update", _label(spec), "; ".join(reasons), spec, current.id))
+            changes.append(Change("update", spec.kind, "; ".join(reasons), spec, current.id))
         else:
-            changes.append(Change("keep", _label(spec), "up to date", spec, current.id))
+            changes.append(Change("keep", spec.kind, "up to date", spec, current.id))
     return changes
 
 
@@ -142,12 +142,8 @@ def _spec(account: Account, *, order_type: str = "", event_type: str = "") -> Su
     )
 
 
-def _label(spec: SubscriptionSpec) -> str:
-    return f"event:{spec.event_type}" if spec.event_type else f"order:{spec.order_type}"
-
-
 def _spec_kind(spec: SubscriptionSpec) -> str:
-    return _kind_key(_label(spec))
+    return _kind_key(spec.kind)
 
 
 def _kind_key(kind: str) -> str:

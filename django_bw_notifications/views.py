@@ -27,7 +27,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import spool
-from .accounts import endpoint_account, endpoint_credentials
+from .accounts import endpoint
 from .addresses import client_address, is_allowed
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
@@ -60,7 +60,7 @@ class WebhookView(View):
     http_method_names = ["post", "head"]
 
     def head(self, request: HttpRequest, account: str | None = None) -> HttpResponse:
-        if account is not None and endpoint_credentials(account) is None:
+        if endpoint(account) is None:
             return _text(404, _NO_ACCOUNT)
         return HttpResponse(status=200)
 
@@ -68,13 +68,13 @@ class WebhookView(View):
         """``account``: the ``BW_NOTIFICATIONS_ACCOUNTS`` name from the URL; None for the
         plain endpoint (the ``default`` account's, or no account's)."""
         started = time.perf_counter()
-        credentials = endpoint_credentials(account)
-        if credentials is None:
+        receiver = endpoint(account)
+        if receiver is None:
             # An account that is not configured (checked before anything is read).
             logger.warning("404: no account %r in BW_NOTIFICATIONS_ACCOUNTS", account)
             return _text(404, _NO_ACCOUNT)
         remote_addr = client_address(request.META)
-        refusal = _gatekeep(request, remote_addr, credentials)
+        refusal = _gatekeep(request, remote_addr, receiver.credentials)
         if refusal is not None:
             return refusal
 
@@ -102,10 +102,10 @@ class WebhookView(View):
                 parsed,
                 remote_addr=remote_addr,
                 headers=headers,
-                account=endpoint_account(account),
+                account=receiver.account,
             )
         except DatabaseError:
-            return _spool(body, parsed.text, remote_addr, headers, endpoint_account(account))
+            return _spool(body, parsed.text, remote_addr, headers, receiver.account)
         _log_delivery(result.notification, result.created, started)
         return _text(200, "OK")
 

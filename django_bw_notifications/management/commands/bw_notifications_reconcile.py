@@ -16,11 +16,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...accounts import DEFAULT_ACCOUNT, AccountError, get_account
+from ...accounts import AccountError, get_account
 from ...conf import app_settings
 from ...models import Notification
 from ...numbers_api import RECONCILABLE_ORDER_TYPES, BandwidthAPIError, NumbersClient
-from ...reconcile import candidates, reconcile_order
+from ...reconcile import account_for, candidates, reconcile_order
 
 
 class Command(BaseCommand):
@@ -125,7 +125,7 @@ class Command(BaseCommand):
             raise CommandError(str(err)) from None
 
     def _client(self, clients: dict[str, NumbersClient], latest: Notification) -> NumbersClient:
-        name = latest.account or DEFAULT_ACCOUNT
-        if name not in clients:
-            clients[name] = NumbersClient(get_account(name))
-        return clients[name]
+        account = account_for(latest)
+        if account.name not in clients:
+            clients[account.name] = NumbersClient(account)
+        return clients[account.name]

@@ -170,29 +170,28 @@ class Command(BaseCommand):
         done = []
         for change in plan:
             line = f"[{account.name}] {change.kind}: "
+            subscription_id = change.subscription_id
             if change.action == "keep":
-                self.stdout.write(line + f"{change.subscription_id} up to date")
+                self.stdout.write(line + f"{subscription_id} up to date")
             elif dry_run:
-                target = f" {change.subscription_id}" if change.subscription_id else ""
+                target = f" {subscription_id}" if subscription_id else ""
                 self.stdout.write(line + f"would {change.action}{target} ({change.reason})")
             else:
                 assert change.spec is not None
                 if change.action == "create":
                     subscription_id = client.create_subscription(change.spec)
                 else:
-                    subscription_id = change.subscription_id
                     client.update_subscription(subscription_id, change.spec)
                 verb = "created" if change.action == "create" else "updated"
                 self.stdout.write(
                     self.style.SUCCESS(line + f"{verb} {subscription_id} ({change.reason})")
                 )
-                change = Change(change.action, change.kind, change.reason, None, subscription_id)
             done.append(
                 {
                     "action": change.action,
                     "kind": change.kind,
                     "reason": change.reason,
-                    "subscription_id": change.subscription_id,
+                    "subscription_id": subscription_id,
                 }
             )
         return done
@@ -204,7 +203,20 @@ class Command(BaseCommand):
         if not rows:
             return
         columns = ("id", "kind", "url", "expires", "format", "last_status", "credentials")
-        cells = [[str(row[c]) for c in columns] for row in rows]
+        cells = [
+            [
+                row["id"],
+                row["kind"],
+                row["url"],
+                f"{row['expiry_seconds']} s ({row['expires_at'][:10]})"
+                if row["expires_at"]
+                else "unknown",
+                row["format"] or "-",
+                row["last_status"] or "-",
+                "yes" if row["has_credentials"] else "NO",
+            ]
+            for row in rows
+        ]
         widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
         self.stdout.write(
             "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
@@ -214,6 +226,7 @@ class Command(BaseCommand):
 
 
 def _as_dict(account: Account, subscription: Subscription) -> dict[str, Any]:
+    """One subscription for ``--json`` (and, formatted, for the table)."""
     expires_at = (
         timezone.now() + timedelta(seconds=subscription.expiry)
         if subscription.expiry is not None
@@ -225,12 +238,8 @@ def _as_dict(account: Account, subscription: Subscription) -> dict[str, Any]:
         "url": subscription.url,
         "expiry_seconds": subscription.expiry,
         "expires_at": expires_at.isoformat() if expires_at else None,
-        "expires": (
-            f"{subscription.expiry} s ({expires_at:%Y-%m-%d})" if expires_at else "unknown"
-        ),
-        "format": subscription.number_format or "-",
-        "last_status": subscription.status or "-",
-        "credentials": "yes" if subscription.has_credentials else "NO",
+        "format": subscription.number_format,
+        "last_status": subscription.status,
         "has_credentials": subscription.has_credentials,
         "ours": is_ours(account, subscription),
     }
