@@ -75,6 +75,21 @@ def post(client: Client, url: str) -> Callable[..., Any]:
     return _post
 
 
+@pytest.fixture
+def deliver(
+    post: Callable[..., Any], django_capture_on_commit_callbacks: Any
+) -> Callable[..., Any]:
+    """Post a body through the endpoint, run its dispatch, return the stored row."""
+    from django_bw_notifications.models import Notification
+
+    def _deliver(body: bytes) -> Notification:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(body).status_code == 200
+        return Notification.objects.latest("id")
+
+    return _deliver
+
+
 @dataclass
 class Recorder:
     """Every (signal, kwargs) a connected signal delivered, thread-safe."""

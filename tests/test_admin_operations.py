@@ -38,20 +38,6 @@ def change_url(notification: Notification) -> str:
 
 
 @pytest.fixture
-def deliver(
-    post: Callable[..., Any], django_capture_on_commit_callbacks: Any
-) -> Callable[..., Notification]:
-    """Post a body through the endpoint, run its dispatch, return the stored row."""
-
-    def _deliver(body: bytes) -> Notification:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert post(body).status_code == 200
-        return Notification.objects.latest("id")
-
-    return _deliver
-
-
-@pytest.fixture
 def failing_receiver() -> Iterator[Callable[[], None]]:
     """While connected, every notification's dispatch fails. Call it to disconnect."""
 

@@ -32,18 +32,6 @@ def replay(pk: int) -> str:
 
 
 @pytest.fixture
-def deliver(
-    post: Callable[..., Any], django_capture_on_commit_callbacks: Any
-) -> Callable[..., Notification]:
-    def _deliver(body: bytes) -> Notification:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert post(body).status_code == 200
-        return Notification.objects.latest("id")
-
-    return _deliver
-
-
-@pytest.fixture
 def story(deliver: Callable[..., Notification], post: Callable[..., Any]) -> list[Notification]:
     """A port-in in three steps, a failed order listing a number in E.164, an event."""
     steps = [
