@@ -12,6 +12,7 @@ here raise :class:`AccountError` with the same message when asked for something 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from .auth import is_credential_list
 from .catalog import ORDER_STATUSES
 from .conf import PREFIX, app_settings
+from .parsing import ParsedNotification
 
 __all__ = [
     "DEFAULT_ACCOUNT",
@@ -28,6 +30,7 @@ __all__ = [
     "Endpoint",
     "account_names",
     "endpoint",
+    "fingerprint",
     "get_account",
     "get_accounts",
 ]
@@ -279,3 +282,14 @@ def _raw_accounts() -> Mapping[Any, Any]:
 
 def _iter(value: object) -> Sequence[Any]:
     return value if isinstance(value, (list, tuple)) else ()
+
+
+def fingerprint(parsed: ParsedNotification, account: str = "") -> str:
+    """A notification's identity on an account: equal fingerprints are duplicates.
+
+    The same body on two accounts' endpoints is two notifications. Without an account
+    it is the parsed content's own fingerprint.
+    """
+    if not account:
+        return parsed.fingerprint
+    return hashlib.sha256(f"{account}\n{parsed.fingerprint}".encode()).hexdigest()

@@ -36,9 +36,9 @@ from .admin_filters import (
     StatusFilter,
     SubscriptionFilter,
 )
-from .dispatch import dispatch
 from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
 from .parsing import pretty_xml, to_e164
+from .scheduling import replay
 
 #: Telephone numbers shown per page of a notification's detail.
 NUMBERS_PER_PAGE = 100
@@ -265,22 +265,32 @@ class NotificationAdmin(_ReadOnlyAdmin):
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("bw_notifications.replay_notification"))
 
-    def _replay(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+    def _replay(
+        self, request: HttpRequest, queryset: QuerySet[Notification], *, only_failed: bool = False
+    ) -> None:
         # Oldest first, as Bandwidth sent them, so receivers see states in order. One
         # request replays at most REPLAY_LIMIT: the rest would outlive the request.
-        batch = list(queryset.order_by("received_at", "id")[: REPLAY_LIMIT + 1])
-        succeeded = failed = 0
-        for notification in batch[:REPLAY_LIMIT]:
-            if dispatch(notification, replay=True).succeeded:
+        # The replay service claims each one: a double submit or a second operator
+        # finds those in flight (or no longer failed) and skips them.
+        batch = list(
+            queryset.order_by("received_at", "id").values_list("pk", flat=True)[: REPLAY_LIMIT + 1]
+        )
+        succeeded = failed = skipped = 0
+        for pk in batch[:REPLAY_LIMIT]:
+            outcome = replay(pk, only_failed=only_failed)
+            if outcome is None:
+                skipped += 1
+            elif outcome.succeeded:
                 succeeded += 1
             else:
                 failed += 1
-        level = messages.WARNING if failed else messages.SUCCESS
-        self.message_user(
-            request,
-            f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed.",
-            level,
-        )
+        level = messages.WARNING if failed or skipped else messages.SUCCESS
+        message = f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed."
+        if skipped:
+            message += f" {skipped} skipped: being replayed by someone else right now" + (
+                ", or no longer failed." if only_failed else "."
+            )
+        self.message_user(request, message, level)
         if len(batch) > REPLAY_LIMIT:
             self.message_user(
                 request,
@@ -314,7 +324,7 @@ class NotificationAdmin(_ReadOnlyAdmin):
             return HttpResponseRedirect(changelist_url)
         failed = changelist.get_queryset(request).filter(processing_state=ProcessingState.FAILED)
         if request.method == "POST":
-            self._replay(request, failed)
+            self._replay(request, failed, only_failed=True)
             return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import connections, router
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .accounts import account_problems
 from .addresses import parse_networks
 from .auth import is_credential_list
-from .conf import PREFIX, SECRET_HEADERS
+from .conf import PREFIX, SECRET_HEADERS, app_settings
 
 _MISSING = object()
 
@@ -360,3 +361,65 @@ def check_accounts(**kwargs: Any) -> list[CheckMessage]:
         for name, entry in value.items()
         for problem in account_problems(name, entry)
     ]
+
+
+@register()
+def check_time_budget(**kwargs: Any) -> list[CheckMessage]:
+    """E013: the time budget must be a positive number of seconds."""
+    value = _setting("TIME_BUDGET")
+    if value is _MISSING:
+        return []
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value <= 300:
+        return []
+    return [
+        Error(
+            f"BW_NOTIFICATIONS_TIME_BUDGET must be a number of seconds from 1 to 300, "
+            f"got {value!r}.",
+            hint="Leave it unset (10 s), or keep it well under your server's worker "
+            "timeout (gunicorn: 30 s).",
+            id="bw_notifications.E013",
+        )
+    ]
+
+
+# Security-tagged, not database-tagged: Django 6.1 runs those only with --database.
+@register(Tags.security, deploy=True)
+def check_connect_timeout(**kwargs: Any) -> list[CheckMessage]:
+    """W009 (deploy): a PostgreSQL database we write to may take longer to connect than
+    the time budget (libpq waits forever by default), so a database address that never
+    answers would hold requests until the worker is killed, and the delivery is lost."""
+    from .models import Notification, RejectedDelivery
+
+    try:
+        budget = float(app_settings.TIME_BUDGET)
+    except (TypeError, ValueError):
+        return []  # E013 says so
+    aliases = {router.db_for_write(Notification), router.db_for_write(RejectedDelivery)}
+    messages: list[CheckMessage] = []
+    for alias in sorted(aliases):
+        database = connections.settings.get(alias, {})
+        if "postgresql" not in str(database.get("ENGINE", "")):
+            continue
+        configured = (database.get("OPTIONS") or {}).get(
+            "connect_timeout", os.environ.get("PGCONNECT_TIMEOUT")
+        )
+        try:
+            seconds = float(configured) if configured not in (None, "") else 0.0
+        except (TypeError, ValueError):
+            seconds = 0.0
+        # libpq: 0 or absent means wait forever.
+        if 0 < seconds <= budget / 2:
+            continue
+        shown = "none (libpq waits forever)" if seconds <= 0 else f"{configured} s"
+        messages.append(
+            Warning(
+                f"DATABASES[{alias!r}] has connect_timeout {shown}, against a time budget of "
+                f"{budget:g} s: a database address that does not answer holds each "
+                "delivery until the worker is killed, and it is lost.",
+                hint=f'Set DATABASES[{alias!r}]["OPTIONS"]["connect_timeout"] to at most '
+                f"{max(int(budget / 2), 1)} (seconds; half of BW_NOTIFICATIONS_TIME_BUDGET), "
+                "so that the delivery is spooled in time.",
+                id="bw_notifications.W009",
+            )
+        )
+    return messages

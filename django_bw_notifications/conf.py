@@ -70,6 +70,15 @@ class Settings:
         return Path(value) if value else None
 
     @property
+    def TIME_BUDGET(self) -> float:
+        """Seconds within which the endpoint answers, whatever the database does (10).
+
+        Past it, the delivery is spooled (``200``) or refused with ``503``. Keep it well
+        under your server's worker timeout (gunicorn: 30 s).
+        """
+        return float(self._get("TIME_BUDGET", 10))
+
+    @property
     def STORED_HEADERS(self) -> Sequence[str]:
         """Request headers copied onto each stored notification (an allow-list)."""
         return tuple(
@@ -98,8 +107,10 @@ class Settings:
 
     @property
     def DISPATCH(self) -> str:
-        """``"inline"``: receivers run right after the commit, in the request. ``"task"``:
-        a task on Django's Tasks framework runs them, on whatever backend is configured."""
+        """``"inline"``: receivers run in the process that stored the notification, once
+        the answer has been sent. ``"task"``: a task on Django's Tasks framework runs
+        them, on whatever backend is configured. Or the dotted path of an enqueue
+        function. Read by ``scheduling`` only."""
         return str(self._get("DISPATCH", "inline"))
 
     @property

@@ -1,10 +1,26 @@
-"""Fire the signals for one stored notification and record what happened on its row.
+"""Run a stored notification's receivers under a claim, and record the attempt.
 
-Runs after the notification is committed (never inside the request's transaction).
-Each receiver runs in its own ``transaction.atomic()``: a receiver that raises has its
-own writes rolled back, the others still run, and the failure (with traceback) is
-written to ``Notification.last_error`` with ``processing_state="failed"``, ready to be
-replayed.
+Every dispatch, whoever starts it (the first one after the answer, a retry when a copy of
+a failed notification arrives, a replay, a task, the sweeper), goes through
+:func:`claim_and_dispatch`: one transaction that
+
+1. claims the row: ``SELECT … FOR UPDATE SKIP LOCKED`` only if it is still eligible for
+   this caller (a concurrent claimer finds nothing and moves on). The lock is the lease:
+   it lasts exactly as long as the claimer lives, and PostgreSQL ends it when the
+   claimer's connection dies;
+2. runs every receiver in its own savepoint: one that raises has its own writes rolled
+   back, the others still run, and its traceback is recorded;
+3. records the attempt on the row (``attempts`` + 1, ``last_attempt_at``, the state and
+   the errors), only if no other claimer recorded one meanwhile (on SQLite, which has no
+   row locks, this is what keeps two claimers from both committing).
+
+A process killed anywhere in between rolls everything back, the receivers' database
+writes included: the row is as it was (``pending`` stays ``pending``, for the sweeper;
+``failed`` stays ``failed``, for replay) and nothing half-done is committed. Receivers'
+side effects outside the database can repeat in that case only.
+
+When to dispatch (inline after the answer, or on a task queue) is decided by
+:mod:`django_bw_notifications.scheduling`, not here.
 """
 
 from __future__ import annotations
@@ -13,29 +29,46 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import router, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from .conf import app_settings
 from .models import Notification, ProcessingState
 from .signals import signals_for
 
 __all__ = [
+    "DispatchBusy",
     "DispatchOutcome",
     "ReceiverFailure",
+    "Trigger",
     "claim_and_dispatch",
     "dispatch",
-    "enqueuer",
-    "retry_failed",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class Trigger(StrEnum):
+    """Why a dispatch runs (logged with each attempt)."""
+
+    FIRST = "first"
+    #: A copy of a notification whose last dispatch failed arrived.
+    RETRY = "retry"
+    #: An operator asked (admin, API, command).
+    REPLAY = "replay"
+    #: A task on the queue.
+    TASK = "task"
+    #: ``bw_notifications_dispatch_pending`` found it unfinished.
+    SWEEP = "sweep"
+
+
+class DispatchBusy(Exception):
+    """The notification is being dispatched by someone else right now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +98,143 @@ class DispatchOutcome:
         return not self.failures
 
 
-def dispatch(notification: Notification, *, replay: bool = False) -> DispatchOutcome:
-    """Send every signal ``notification`` fires and record the outcome on its row.
+#: States a first dispatch, a task or a retry may claim; the callers narrow it further.
+WAITING = Q(processing_state__in=[ProcessingState.PENDING, ProcessingState.FAILED])
 
-    Never raises for a receiver's exception (only for a database failure while
-    recording the outcome). ``replay`` is passed on to the receivers.
+
+def claim_and_dispatch(
+    notification_id: int,
+    attempt: int | None = None,
+    using: str | None = None,
+    *,
+    eligible: Q = WAITING,
+    trigger: Trigger = Trigger.TASK,
+    notification: Notification | None = None,
+    skip_locked: bool = False,
+) -> DispatchOutcome | None:
+    """Claim one notification and run its receivers; None when it could not be claimed.
+
+    ``attempt``: dispatch only if ``attempts`` still equals it (a task queued for an
+    attempt that already ran finds nothing). ``eligible``: the states this caller may
+    claim. None means the row is gone or no longer eligible. A row locked by another
+    claimer is waited for (then found no longer eligible), or, with ``skip_locked``,
+    passed over at once (the sweeper and replays: they must not queue behind a slow
+    dispatch; a row they pass over is there for the next run). ``notification``: the
+    row already in memory (the first dispatch has it), locked without reading it again.
+    Safe to call from any number of processes at once.
     """
-    db = notification._state.db or "default"
-    called = 0
-    failures: list[ReceiverFailure] = []
-    for signal in signals_for(
+    db = using or router.db_for_write(Notification)
+    condition = Q(pk=notification_id) & eligible
+    if attempt is not None:
+        condition &= Q(attempts=attempt)
+    started = timezone.now()
+    if notification is not None and not _has_receivers(notification):
+        # Nothing to run, so nothing to hold a claim over: the conditional UPDATE that
+        # records the attempt is the claim (one statement instead of a transaction).
+        state, error = ProcessingState.PROCESSED, ""
+        recorded = _record(db, condition, state, error, started)
+        if not recorded:
+            return None
+        outcome = DispatchOutcome(notification.pk, 0, ())
+    else:
+        with transaction.atomic(using=db):
+            rows = (
+                Notification.objects.using(db)
+                .filter(condition)
+                .select_for_update(skip_locked=skip_locked)
+            )
+            if notification is None:
+                notification = rows.first()
+                if notification is None:
+                    return None
+            else:
+                attempts = rows.values_list("attempts", flat=True).first()
+                if attempts is None:
+                    return None
+                notification.attempts = attempts
+            replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
+            outcome = _run_receivers(notification, db, replay=replay)
+            state = ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED
+            error = "\n\n".join(failure.describe() for failure in outcome.failures)
+            if not _record(
+                db, Q(pk=notification.pk, attempts=notification.attempts), state, error, started
+            ):
+                # Another claimer recorded an attempt first (only possible without row
+                # locks): undo this one whole, receivers' writes included.
+                transaction.set_rollback(True, using=db)
+                return None
+    notification.processing_state = state
+    notification.attempts += 1
+    notification.last_attempt_at = started
+    notification.last_error = error
+    logger.info(
+        "Notification %s dispatched (%s, attempt %s): %s",
+        notification.pk,
+        trigger,
+        notification.attempts,
+        state,
+        extra={
+            "notification_id": notification.pk,
+            "trigger": str(trigger),
+            "attempt": notification.attempts,
+            "processing_state": str(state),
+        },
+    )
+    return outcome
+
+
+def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:
+    """Record one attempt on the row matching ``condition``; the number of rows (0 or 1)."""
+    return (
+        Notification.objects.using(db)
+        .filter(condition)
+        .update(
+            processing_state=state,
+            attempts=F("attempts") + 1,
+            last_attempt_at=started,
+            last_error=error,
+        )
+    )
+
+
+def dispatch(notification: Notification, *, replay: bool = False) -> DispatchOutcome:
+    """Send every signal ``notification`` fires now, whatever its state, and record it.
+
+    The same claim as every other dispatch: raises :class:`DispatchBusy` when another
+    process is dispatching it at this moment. Never raises for a receiver's exception.
+    ``replay`` is passed on to the receivers (and also true once it ran before).
+    """
+    db = notification._state.db or router.db_for_write(Notification)
+    outcome = claim_and_dispatch(
+        notification.pk,
+        using=db,
+        eligible=Q(),
+        trigger=Trigger.REPLAY if replay else Trigger.FIRST,
+        notification=notification,
+        skip_locked=True,
+    )
+    if outcome is None:
+        raise DispatchBusy(f"notification {notification.pk} is being dispatched elsewhere")
+    return outcome
+
+
+def _signals(notification: Notification) -> list[Signal]:
+    return signals_for(
         notification.order_type,
         notification.status,
         notification.event_type,
         bool(notification.note),
-    ):
+    )
+
+
+def _has_receivers(notification: Notification) -> bool:
+    return any(signal.has_listeners(Notification) for signal in _signals(notification))
+
+
+def _run_receivers(notification: Notification, db: str, *, replay: bool) -> DispatchOutcome:
+    called = 0
+    failures: list[ReceiverFailure] = []
+    for signal in _signals(notification):
         for receiver in _receivers(signal):
             called += 1
             try:
@@ -101,74 +256,14 @@ def dispatch(notification: Notification, *, replay: bool = False) -> DispatchOut
                     failure.error,
                     exc_info=exc,
                 )
-    _record(notification, failures, db)
     return DispatchOutcome(notification.pk, called, tuple(failures))
-
-
-def retry_failed(notification_id: int, using: str = "default") -> DispatchOutcome | None:
-    """Dispatch again if, and only if, the last dispatch failed.
-
-    The state change is a conditional UPDATE, so when several duplicates arrive at once
-    exactly one of them retries. Returns None when there was nothing to retry.
-    """
-    claimed = (
-        Notification.objects.using(using)
-        .filter(pk=notification_id, processing_state=ProcessingState.FAILED)
-        .update(processing_state=ProcessingState.PROCESSING)
-    )
-    if not claimed:
-        return None
-    return dispatch(Notification.objects.using(using).get(pk=notification_id), replay=True)
-
-
-def claim_and_dispatch(
-    notification_id: int, attempt: int, using: str | None = None
-) -> DispatchOutcome | None:
-    """Dispatch a notification still waiting for its ``attempt``-th dispatch, else None.
-
-    The row is locked (``SKIP LOCKED``: a concurrent claimer moves on) and the receivers
-    run inside that transaction, each in its own savepoint; the outcome is recorded in
-    it too. Whoever runs this twice, or after the notification moved on, gets None.
-    If the process dies midway, everything rolls back and the notification waits again.
-    """
-    db = using or router.db_for_write(Notification)
-    with transaction.atomic(using=db):
-        notification = (
-            Notification.objects.using(db)
-            .select_for_update(skip_locked=True)
-            .filter(
-                pk=notification_id,
-                attempts=attempt,
-                processing_state__in=[ProcessingState.PENDING, ProcessingState.FAILED],
-            )
-            .first()
-        )
-        if notification is None:
-            return None
-        return dispatch(notification, replay=attempt > 0)
-
-
-def enqueuer() -> Callable[[Notification], Any]:
-    """The function that queues a notification's dispatch, per ``BW_NOTIFICATIONS_DISPATCH``.
-
-    ``"task"``: :func:`django_bw_notifications.tasks.enqueue` (Django's Tasks framework).
-    A dotted path: your own, e.g. one that sends a Celery task which calls
-    :func:`claim_and_dispatch` with the notification's id and ``attempts``.
-    """
-    mode = app_settings.DISPATCH
-    if mode == "task":
-        from .tasks import enqueue  # imports the Tasks framework: task mode only
-
-        return enqueue
-    function: Callable[[Notification], Any] = import_string(mode)
-    return function
 
 
 def _receivers(signal: Signal) -> list[Callable[..., Any]]:
     if not signal.has_listeners(Notification):
         return []
     # Signal.send_robust() would call them all, but cannot give each its own
-    # transaction; _live_receivers() is what it uses (Django 5.0+: sync, async).
+    # savepoint; _live_receivers() is what it uses (Django 5.0+: sync, async).
     sync_receivers, async_receivers = signal._live_receivers(Notification)
     return [*sync_receivers, *(async_to_sync(receiver) for receiver in async_receivers)]
 
@@ -177,16 +272,3 @@ def _name(receiver: Callable[..., Any]) -> str:
     wrapped = getattr(receiver, "__wrapped__", receiver)
     module = getattr(wrapped, "__module__", "?")
     return f"{module}.{getattr(wrapped, '__qualname__', repr(wrapped))}"
-
-
-def _record(notification: Notification, failures: list[ReceiverFailure], db: str) -> None:
-    state = ProcessingState.FAILED if failures else ProcessingState.PROCESSED
-    error = "\n\n".join(failure.describe() for failure in failures)
-    now = timezone.now()
-    Notification.objects.using(db).filter(pk=notification.pk).update(
-        processing_state=state, attempts=F("attempts") + 1, last_attempt_at=now, last_error=error
-    )
-    notification.processing_state = state
-    notification.attempts += 1
-    notification.last_attempt_at = now
-    notification.last_error = error

@@ -177,21 +177,66 @@ def decode_body(body: bytes) -> str:
     """Decode an XML body the way an XML processor would (XML 1.0 appendix F).
 
     A byte-order mark wins; then a BOM-less UTF-16 start; then the encoding named in the
-    XML declaration; UTF-8 otherwise.
+    XML declaration; UTF-8 otherwise. Whatever the declaration names, the result is text
+    that can be stored, or :class:`NotificationParseError`: a name that is no text codec
+    (``rot13``, ``hex``, ``zlib``), a codec that cannot decode (``undefined``) or one
+    that yields lone surrogates (``utf-7``, ``unicode_escape``) is refused, not a crash.
     """
     encoding = _detect_encoding(body)
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise NotificationParseError(
             f"the XML declaration names an unknown encoding {encoding!r}"
         ) from None
+    if not getattr(info, "_is_text_encoding", True):
+        # bytes.decode() refuses these itself, but with a LookupError that reads like
+        # an unknown name; say what is wrong.
+        raise NotificationParseError(
+            f"the XML declaration names {encoding!r}, which is not a text encoding"
+        )
     try:
-        return body.decode(encoding)
+        text = body.decode(encoding)
     except UnicodeDecodeError as err:
         raise NotificationParseError(
             f"the body is not valid {encoding}: byte 0x{body[err.start]:02x} at offset {err.start}"
         ) from None
+    except (UnicodeError, LookupError, ValueError, TypeError) as err:
+        # Codecs that raise something else than UnicodeDecodeError (punycode, idna,
+        # "undefined"): refused with what the codec said.
+        raise NotificationParseError(
+            f"the body cannot be decoded as {encoding!r}: {type(err).__name__}: {err}"[:300]
+        ) from None
+    if info.name not in _SURROGATE_FREE_CODECS:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise NotificationParseError(
+                f"decoding the body as {encoding!r} gives a lone surrogate "
+                f"(U+{ord(text[err.start]):04X}) at character {err.start}; "
+                "no XML document contains one"
+            ) from None
+    return text
+
+
+# Codecs whose decoder never returns a lone surrogate: the one check that could find
+# one (encoding the text again) is skipped for them, the common case.
+_SURROGATE_FREE_CODECS = frozenset(
+    {
+        "utf-8",
+        "utf-8-sig",
+        "ascii",
+        "latin-1",
+        "iso8859-1",
+        "cp1252",
+        "utf-16",
+        "utf-16-le",
+        "utf-16-be",
+        "utf-32",
+        "utf-32-le",
+        "utf-32-be",
+    }
+)
 
 
 def parse_notification(body: bytes) -> ParsedNotification:

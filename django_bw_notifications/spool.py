@@ -1,20 +1,24 @@
-"""A local spool for deliveries the database could not take.
+"""A local spool for deliveries the database could not take in time.
 
-When storing a notification fails (database down, insert refused), the raw delivery is
-written here, durably, before Bandwidth gets its ``200``: Bandwidth never sends it again,
-so the spool is the notification's only copy until ``bw_notifications_drain_spool``
+When storing a notification fails or stalls past the time budget, the delivery is
+written here, durably, before Bandwidth gets its ``200``: Bandwidth never sends it
+again, so the spool is the notification's only copy until ``bw_notifications_drain_spool``
 stores and dispatches it.
 
-One JSON file per delivery (body base64-encoded, arrival time, address, allow-listed
-headers). Writing is atomic: a hidden temporary file is written and ``fsync``-ed, renamed
-into place, and the directory is ``fsync``-ed, so a crash leaves either the whole file or
-none. Draining claims a file by renaming it (``*.json`` → ``*.json.draining``), which only
-one process can do, so concurrent drains never take the same delivery.
+One JSON file per delivery (the :class:`~django_bw_notifications.delivery.Delivery`, its
+body base64-encoded). Writing is atomic: a hidden temporary file is written and
+``fsync``-ed, renamed into place, and the directory is ``fsync``-ed, so a crash leaves
+either the whole file or none. Draining claims a file by renaming it (``*.json`` →
+``*.json.draining``), which only one process can do, so concurrent drains never take the
+same delivery. A file that cannot be stored is never deleted: it is set aside
+(``*.json.corrupt`` when unreadable, ``*.json.refused`` when the database refuses it for
+good) with its reason beside it (``….reason``), for a person.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 import os
@@ -25,56 +29,69 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["SpooledDelivery", "claim", "write"]
+from .delivery import DELIVERED, Delivery
+
+__all__ = ["ClaimedFile", "claim", "write"]
 
 logger = logging.getLogger(__name__)
 
 _CLAIMED = ".draining"
 #: A claimed file older than this belongs to a drain that died; it is taken back.
 ABANDONED_AFTER_SECONDS = 600
+#: Suffix of a file that could not be read (``set_aside`` without ``refused``).
+CORRUPT = ".corrupt"
+#: Suffix of a file the database refused for a reason retrying will not fix.
+REFUSED = ".refused"
 
 
 @dataclass(frozen=True, slots=True)
-class SpooledDelivery:
-    """One delivery read back from the spool."""
+class ClaimedFile:
+    """One spool file claimed by this drain: its delivery, or why it cannot be read."""
 
     path: Path
-    body: bytes
-    received_at: datetime
-    remote_addr: str | None
-    headers: dict[str, str]
-    #: The account whose endpoint received it ("" when none).
-    account: str = ""
+    #: None when the file cannot be read (see ``problem``).
+    delivery: Delivery | None
+    problem: str = ""
+
+    @property
+    def name(self) -> str:
+        """The file's name as spooled (without the claim's suffix)."""
+        return self.path.name.removesuffix(_CLAIMED)
 
     def release(self) -> None:
         """Give the delivery back to the spool (it could not be stored yet)."""
-        os.replace(self.path, self.path.with_name(self.path.name.removesuffix(_CLAIMED)))
+        os.replace(self.path, self.path.with_name(self.name))
 
     def remove(self) -> None:
         """Delete the delivery once it is stored."""
         self.path.unlink()
         _fsync_directory(self.path.parent)
 
+    def set_aside(self, reason: str, *, refused: bool = False) -> Path:
+        """Keep the file for a person, never retried, with ``reason`` written beside it."""
+        target = self.path.with_name(self.name + (REFUSED if refused else CORRUPT))
+        note = target.with_name(target.name + ".reason")
+        note.write_text(reason + "\n", encoding="utf-8")
+        os.replace(self.path, target)
+        _fsync_directory(self.path.parent)
+        logger.error("Spooled delivery %s set aside as %s: %s", self.name, target.name, reason)
+        return target
 
-def write(
-    directory: Path,
-    body: bytes,
-    *,
-    received_at: datetime,
-    remote_addr: str | None,
-    headers: dict[str, str],
-    account: str = "",
-) -> Path:
+
+def write(directory: Path, delivery: Delivery) -> Path:
     """Write one delivery durably and return its path. Raises ``OSError`` on failure."""
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"{received_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}.json"
+    received_at = delivery.received_at.astimezone(UTC)
+    name = f"{received_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex}.json"
     record = {
         "version": 1,
-        "received_at": received_at.astimezone(UTC).isoformat(),
-        "remote_addr": remote_addr,
-        "headers": headers,
-        "account": account,
-        "body": base64.b64encode(body).decode("ascii"),
+        "received_at": received_at.isoformat(),
+        "remote_addr": delivery.remote_addr,
+        "headers": dict(delivery.headers),
+        "account": delivery.account,
+        "source": delivery.source,
+        "content_type": delivery.content_type,
+        "body": base64.b64encode(delivery.body).decode("ascii"),
     }
     temporary = directory / f".{name}.tmp"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -92,11 +109,13 @@ def write(
     return final
 
 
-def claim(directory: Path) -> Iterator[SpooledDelivery]:
+def claim(directory: Path) -> Iterator[ClaimedFile]:
     """Claim and read the spooled deliveries, oldest first.
 
-    Each yielded delivery is claimed: call ``remove()`` once stored, ``release()`` if not.
-    Files claimed by a drain that died long ago are taken back first.
+    Each yielded file is claimed: ``remove()`` it once stored, ``release()`` it if the
+    database is not back, ``set_aside()`` it if it can never be stored (an unreadable
+    one has ``delivery`` None and its ``problem``). Files claimed by a drain that died
+    long ago are taken back first.
     """
     if not directory.is_dir():
         return
@@ -115,23 +134,43 @@ def claim(directory: Path) -> Iterator[SpooledDelivery]:
         except FileNotFoundError:
             continue  # another drain claimed it
         try:
-            yield _load(claimed)
-        except (ValueError, KeyError, TypeError):
-            # Unreadable: set aside for a person, never retried in a loop.
-            os.replace(claimed, path.with_name(path.name + ".corrupt"))
-            logger.error("Spooled delivery %s is unreadable; kept as %s.corrupt", path, path.name)
+            yield ClaimedFile(claimed, _load(claimed))
+        except _Unreadable as err:
+            yield ClaimedFile(claimed, None, str(err))
 
 
-def _load(path: Path) -> SpooledDelivery:
-    record = json.loads(path.read_bytes())
-    return SpooledDelivery(
-        path=path,
-        body=base64.b64decode(record["body"]),
-        received_at=datetime.fromisoformat(record["received_at"]),
-        remote_addr=record.get("remote_addr"),
-        headers=dict(record.get("headers") or {}),
-        account=str(record.get("account") or ""),
-    )
+class _Unreadable(Exception):
+    pass
+
+
+def _load(path: Path) -> Delivery:
+    try:
+        record = json.loads(path.read_bytes())
+        if not isinstance(record, dict):
+            raise _Unreadable("not a JSON object")
+        received_at = datetime.fromisoformat(record["received_at"])
+        if received_at.tzinfo is None:
+            received_at = received_at.replace(tzinfo=UTC)
+        try:
+            # validate: a damaged body is an error, never silently b"" or garbage.
+            body = base64.b64decode(record["body"], validate=True)
+        except (binascii.Error, TypeError, ValueError) as err:
+            raise _Unreadable(f"the body is not valid base64 ({err})") from None
+        return Delivery(
+            body=body,
+            received_at=received_at,
+            remote_addr=record.get("remote_addr"),
+            headers={str(k): str(v) for k, v in dict(record.get("headers") or {}).items()},
+            account=str(record.get("account") or ""),
+            source=str(record.get("source") or DELIVERED),
+            content_type=str(record.get("content_type") or ""),
+        )
+    except _Unreadable:
+        raise
+    except KeyError as err:
+        raise _Unreadable(f"no {err.args[0]!r} in the file") from None
+    except (ValueError, TypeError, binascii.Error, OSError) as err:
+        raise _Unreadable(f"{type(err).__name__}: {err}") from None
 
 
 def _fsync_directory(directory: Path) -> None:

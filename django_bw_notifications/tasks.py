@@ -6,11 +6,12 @@ request. Django 6.0+ brings ``django.tasks``; on Django 5.2 install the ``django
 backport (extra ``tasks``). This module imports the framework, so it is imported only
 in task mode.
 
-Exactly once: the task locks the notification's row and dispatches inside that
-transaction, only if the row is still waiting for this attempt. A second copy of the
-task, or a retry that lost a race, finds nothing to do. A worker killed mid-dispatch
-rolls its transaction back (receivers' database writes included), the notification is
-pending again, and ``bw_notifications_dispatch_pending`` enqueues it anew.
+Exactly once: the task claims the notification through
+:func:`django_bw_notifications.dispatch.claim_and_dispatch`, only if the row still waits
+for this attempt. A second copy of the task, or a retry that lost a race, finds nothing
+to do. A worker killed mid-dispatch rolls its transaction back (receivers' database
+writes included), the notification is as it was, and ``bw_notifications_dispatch_pending``
+dispatches it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from django.utils import timezone
 
 from .conf import app_settings
-from .dispatch import claim_and_dispatch
+from .dispatch import Trigger, claim_and_dispatch
 from .models import Notification
 
 try:  # Django 6.0+
@@ -45,7 +46,7 @@ def dispatch_notification(notification_id: int, attempt: int = 0) -> str:
     Returns what happened (``"processed"``, ``"failed"`` or ``"skipped"``), which the
     task backend keeps as the result.
     """
-    outcome = claim_and_dispatch(notification_id, attempt)
+    outcome = claim_and_dispatch(notification_id, attempt, trigger=Trigger.TASK)
     if outcome is None:
         return "skipped"
     if outcome.succeeded:

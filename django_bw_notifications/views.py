@@ -1,18 +1,22 @@
-"""The endpoint Bandwidth POSTs to: authenticate, read, parse, store, answer.
+"""The endpoint Bandwidth POSTs to: HTTP in, an answer out, nothing else decided here.
 
-Order of the gates, cheapest and least revealing first: method (405), credentials (401
-with a ``WWW-Authenticate`` challenge, before anything is read), size (413, from
-``Content-Length`` before reading, then while reading), content type (415), XML (400).
-Every refusal after authentication is kept as a ``RejectedDelivery``: Bandwidth never
-sends a notification twice.
+Gates, cheapest and least revealing first, before any work: method (405), account
+(404), address (403), credentials (401 with a ``WWW-Authenticate`` challenge, before
+anything is read), size (413, from ``Content-Length`` before reading, then while
+reading), content type (415). Then the delivery goes to
+:func:`django_bw_notifications.pipeline.accept`, which decides whether it is stored,
+spooled or refused, within ``BW_NOTIFICATIONS_TIME_BUDGET``; this view turns that into
+the answer. Receivers run once the answer has been sent (:class:`_Answer`), so they
+never delay or change it.
 
-The view opts out of ``ATOMIC_REQUESTS`` for every database: the notification is
-committed in its own transaction before the response, and receivers run after that
-commit, so nothing a receiver does can roll it back.
+The view is CSRF-exempt, exempt from ``LoginRequiredMiddleware`` and outside
+``ATOMIC_REQUESTS`` for every database, on the class itself: ``WebhookView.as_view()``
+and subclasses routed by a host are as safe as the packaged URL.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,20 +24,20 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import spool
+from . import pipeline
 from .accounts import endpoint
 from .addresses import client_address, is_allowed
 from .auth import challenge, credentials_accepted
 from .conf import SECRET_HEADERS, app_settings
-from .ingest import ingest, record_rejection
+from .delivery import Delivery
 from .models import Notification
-from .parsing import NotificationParseError, ParsedNotification, parse_notification
 
 __all__ = ["WebhookView", "webhook"]
 
@@ -54,10 +58,62 @@ class _Refused(Exception):
         self.status, self.reason, self.body, self.size = status, reason, body, size
 
 
+def _non_atomic_everywhere(function: Callable[..., Any]) -> Callable[..., Any]:
+    for alias in connections:
+        function = transaction.non_atomic_requests(using=alias)(function)
+    return function
+
+
+class _Answer(HttpResponse):
+    """A plain-text answer that runs jobs once it has been sent.
+
+    WSGI and ASGI servers call ``close()`` after the last byte has gone out (Django's
+    test client does too), so a job registered with :meth:`after_sent` runs after
+    Bandwidth has its answer, still in this process, before ``request_finished``
+    closes the database connections. A job registered after that runs at once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status=200, content_type="text/plain; charset=utf-8")
+        self._jobs: list[Callable[[], None]] = []
+        self._sent = False
+        # This module logs its own refusals at the right level (401s at DEBUG: they are
+        # Bandwidth's normal first request); this stops django.request repeating them
+        # as WARNING, the way Django marks responses it has logged itself.
+        self._has_been_logged = True
+
+    def say(self, status: int, text: str) -> _Answer:
+        self.status_code = status
+        self.content = (text + "\n").encode("utf-8")
+        return self
+
+    def after_sent(self, job: Callable[[], None]) -> None:
+        if self._sent:
+            job()
+        else:
+            self._jobs.append(job)
+
+    def close(self) -> None:
+        self._sent = True
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            try:
+                job()
+            except Exception:
+                logger.exception("A job after the answer failed")
+        super().close()
+
+
 class WebhookView(View):
     """Receive one Bandwidth notification. POST only; HEAD answers 200 for probes."""
 
     http_method_names = ["post", "head"]
+
+    @method_decorator(csrf_exempt)
+    @method_decorator(login_not_required)
+    @method_decorator(_non_atomic_everywhere)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return super().dispatch(request, *args, **kwargs)
 
     def head(self, request: HttpRequest, account: str | None = None) -> HttpResponse:
         if endpoint(account) is None:
@@ -67,7 +123,8 @@ class WebhookView(View):
     def post(self, request: HttpRequest, account: str | None = None) -> HttpResponse:
         """``account``: the ``BW_NOTIFICATIONS_ACCOUNTS`` name from the URL; None for the
         plain endpoint (the ``default`` account's, or no account's)."""
-        started = time.perf_counter()
+        started = time.monotonic()
+        answer_by = pipeline.deadline(started)
         receiver = endpoint(account)
         if receiver is None:
             # An account that is not configured (checked before anything is read).
@@ -78,36 +135,51 @@ class WebhookView(View):
         if refusal is not None:
             return refusal
 
-        headers = _stored_headers(request)
-        content_type = request.META.get("CONTENT_TYPE", "")
+        delivery = Delivery(
+            body=b"",
+            received_at=timezone.now(),
+            remote_addr=remote_addr,
+            headers=_stored_headers(request),
+            account=receiver.account,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+        )
+        answer = _Answer()
         try:
-            body, parsed = _receive(request, content_type)
-        except _Refused as refused:
-            logger.warning(
-                "Refused a delivery from %s: %s %s", remote_addr, refused.status, refused.reason
-            )
-            record_rejection(
-                status_code=refused.status,
-                reason=refused.reason,
-                body=refused.body,
-                body_size=refused.size,
-                content_type=content_type,
-                remote_addr=remote_addr,
-                headers=headers,
-            )
-            return _text(refused.status, refused.reason)
+            outcome = _receive(request, delivery, answer_by, answer.after_sent)
+        except Exception:
+            # Authenticated, so Bandwidth will not send it again: never a 500.
+            logger.exception("Unexpected error receiving a delivery from %s", remote_addr)
+            return answer.say(503, "the notification could not be received; see the server log")
+        if outcome.notification is not None:
+            _log_delivery(outcome.notification, outcome.result, started)
+        return answer.say(outcome.status_code, outcome.reason)
 
-        try:
-            result = ingest(
-                parsed,
-                remote_addr=remote_addr,
-                headers=headers,
-                account=receiver.account,
-            )
-        except DatabaseError:
-            return _spool(body, parsed.text, remote_addr, headers, receiver.account)
-        _log_delivery(result.notification, result.created, started)
-        return _text(200, "OK")
+
+def _receive(
+    request: HttpRequest,
+    delivery: Delivery,
+    answer_by: float,
+    later: Callable[[Callable[[], None]], None],
+) -> pipeline.Outcome:
+    """Read an authenticated delivery and hand it to the pipeline; 4xx refusals kept."""
+    try:
+        body = _read_body(request, app_settings.MAX_BODY_SIZE)
+    except _Refused as refused:
+        return pipeline.refuse(
+            dataclasses.replace(delivery, body=refused.body),
+            refused.status,
+            refused.reason,
+            body_size=refused.size,
+            answer_by=answer_by,
+        )
+    delivery = dataclasses.replace(delivery, body=body)
+    media_type = delivery.content_type.split(";")[0].strip().lower()
+    if media_type in _NOT_XML_TYPES:
+        reason = (
+            f"Content-Type {media_type} is not XML; Bandwidth notifications are application/xml"
+        )
+        return pipeline.refuse(delivery, 415, reason, answer_by=answer_by)
+    return pipeline.accept(delivery, answer_by=answer_by, later=later)
 
 
 def _gatekeep(
@@ -138,27 +210,10 @@ def _gatekeep(
     return response
 
 
-def _receive(request: HttpRequest, content_type: str) -> tuple[bytes, ParsedNotification]:
-    """Read and parse an authenticated delivery; raises _Refused (413, 411, 415, 400)."""
-    body = _read_body(request, app_settings.MAX_BODY_SIZE)
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type in _NOT_XML_TYPES:
-        raise _Refused(
-            415,
-            f"Content-Type {media_type} is not XML; Bandwidth notifications are application/xml",
-            body,
-            len(body),
-        )
-    try:
-        return body, parse_notification(body)
-    except NotificationParseError as err:
-        raise _Refused(400, str(err), body, len(body)) from None
-
-
-def _log_delivery(notification: Notification, created: bool, started: float) -> None:
+def _log_delivery(notification: Notification, result: pipeline.Result, started: float) -> None:
     """One INFO line per stored delivery; the same facts as ``extra`` for structured logs."""
-    outcome = "stored" if created else "duplicate"
-    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    outcome = str(result)
+    duration_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info(
         "Notification %s %s: order_type=%s status=%s event_type=%s state=%s numbers=%d in %.1f ms",
         notification.pk,
@@ -181,44 +236,8 @@ def _log_delivery(notification: Notification, created: bool, started: float) -> 
     )
 
 
-def _spool(
-    body: bytes, text: str, remote_addr: str | None, headers: dict[str, str], account: str
-) -> HttpResponse:
-    # The database did not take it. Bandwidth will not send it again: answer 200 only
-    # once the delivery is durably on disk, else 503 (recorded in the subscription's
-    # status) with the body in the log, the last place it can be recovered from.
-    directory = app_settings.SPOOL_DIR
-    if directory is not None:
-        try:
-            path = spool.write(
-                directory,
-                body,
-                received_at=timezone.now(),
-                remote_addr=remote_addr,
-                headers=headers,
-                account=account,
-            )
-        except OSError:
-            logger.exception("Could not spool a notification to %s", directory)
-        else:
-            logger.error(
-                "Could not store a notification; spooled it to %s "
-                "(run manage.py bw_notifications_drain_spool once the database is back)",
-                path,
-                exc_info=True,
-            )
-            return _text(200, "OK")
-    logger.exception("Could not store a notification; its body follows:\n%s", text)
-    return _text(503, "the notification could not be stored; see the server log")
-
-
 def _text(status: int, text: str) -> HttpResponse:
-    response = HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
-    # This module logs its own refusals at the right level (401s at DEBUG: they are
-    # Bandwidth's normal first request); this stops django.request repeating them as
-    # WARNING, the way Django marks responses it has logged itself.
-    response._has_been_logged = True  # type: ignore[attr-defined]
-    return response
+    return _Answer().say(status, text)
 
 
 def _read_body(request: HttpRequest, limit: int | None) -> bytes:
@@ -244,10 +263,12 @@ def _read_body(request: HttpRequest, limit: int | None) -> bytes:
         stream = request.environ["wsgi.input"]
     # Reading one byte past the limit tells "exactly at the limit" from "over it"
     # without ever holding more than limit + 1 bytes.
-    if limit is None:
-        return bytes(stream.read())
-    body = bytes(stream.read(limit + 1))
-    if len(body) > limit:
+    try:
+        body = bytes(stream.read() if limit is None else stream.read(limit + 1))
+    except OSError as err:
+        # The client went away mid-body (UnreadablePostError is an OSError).
+        raise _Refused(400, f"the body could not be read: {err}"[:200]) from None
+    if limit is not None and len(body) > limit:
         raise _Refused(413, f"the body is over {limit} bytes; {limit_text}", size=len(body))
     return body
 
@@ -297,14 +318,6 @@ class _AuthorizationWatch:
 _authorization_watch = _AuthorizationWatch()
 
 
-def _non_atomic_everywhere(
-    view: Callable[..., HttpResponseBase],
-) -> Callable[..., HttpResponseBase]:
-    for alias in connections:
-        view = transaction.non_atomic_requests(using=alias)(view)
-    return view
-
-
-#: The view ``django_bw_notifications.urls`` routes to, ready for any host project:
-#: CSRF-exempt, exempt from ``LoginRequiredMiddleware``, outside ``ATOMIC_REQUESTS``.
-webhook = csrf_exempt(login_not_required(_non_atomic_everywhere(WebhookView.as_view())))
+#: The view ``django_bw_notifications.urls`` routes to. ``WebhookView.as_view()`` is the
+#: same thing: the exemptions live on the class.
+webhook = WebhookView.as_view()

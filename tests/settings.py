@@ -25,6 +25,9 @@ if os.environ.get("DB", "sqlite") == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
             "TEST": {"NAME": "test_" + os.environ.get("DB_NAME", "bw_notifications")},
+            # Within half the time budget (check W009): an address that never answers
+            # fails in time to spool.
+            "OPTIONS": {"connect_timeout": 5},
         }
     }
 else:

@@ -63,13 +63,14 @@ def test_under_atomic_requests_receivers_run_after_our_commit(
     depth: list[int] = []
 
     def receiver(**kwargs: Any) -> None:
-        # Only the receiver's own atomic block: the request is not in a transaction.
+        # The dispatch's transaction and the receiver's savepoint, nothing of the
+        # request's: the notification was committed before the receivers ran.
         depth.append(len(connection.atomic_blocks))
         raise RuntimeError("receiver failed")
 
     connect(signals.notification_received, receiver)
     assert post(payload("01")).status_code == 200
-    assert depth == [1]
+    assert depth == [2]
     notification = Notification.objects.get()
     assert notification.processing_state == ProcessingState.FAILED
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import generics
+from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
-from ..dispatch import dispatch
 from ..models import Notification
+from ..scheduling import replay
 from .filters import filter_notifications
 from .permissions import read_permissions, replay_permissions
 from .serializers import (
@@ -135,7 +135,11 @@ class OrderTimeline(generics.ListAPIView[Notification]):
 
 
 class Replay(APIView):
-    """Fire a notification's signals again and record the outcome (``replay=True``)."""
+    """Fire a notification's signals again and record the outcome (``replay=True``).
+
+    409 when the notification is being dispatched at that moment (another operator, a
+    double submit, a worker): it runs once, never twice at once.
+    """
 
     serializer_class = ReplayResultSerializer
     schema = AutoSchema(operation_id_base="NotificationReplay")
@@ -145,7 +149,12 @@ class Replay(APIView):
 
     def post(self, request: Request, pk: int, **kwargs: Any) -> Response:
         notification = generics.get_object_or_404(Notification.objects.all(), pk=pk)
-        outcome = dispatch(notification, replay=True)
+        outcome = replay(notification.pk)
+        if outcome is None:
+            return Response(
+                {"detail": "This notification is being dispatched right now; try again later."},
+                status=status.HTTP_409_CONFLICT,
+            )
         result = {
             "notification": notification.pk,
             "succeeded": outcome.succeeded,

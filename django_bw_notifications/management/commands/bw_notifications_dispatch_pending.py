@@ -1,59 +1,43 @@
-"""``manage.py bw_notifications_dispatch_pending``: dispatch what never got dispatched.
+"""``manage.py bw_notifications_dispatch_pending``: the sweeper. Run it from cron.
 
-A notification stays pending when the process died between its commit and its dispatch,
-when the task queue refused the task, or when a worker was killed mid-dispatch (its
-transaction rolled back). Safe from cron: each notification is claimed by a locked,
-conditional transaction, so one also dispatched elsewhere meanwhile is skipped. In task
-mode (``BW_NOTIFICATIONS_DISPATCH`` other than ``"inline"``) it enqueues them instead.
+Dispatches every notification whose dispatch has not finished ``--older-than`` seconds
+after it arrived (or after its last attempt began): a process killed between the commit
+and the dispatch or in the middle of it, a queue that lost or refused a task, a response
+replaced before it could run its jobs. Works the same in every dispatch mode, and runs
+the receivers in this process. Safe to run often and concurrently: each notification is
+claimed, so one dispatched (or being dispatched) elsewhere meanwhile is skipped.
 """
 
 from __future__ import annotations
 
 from argparse import ArgumentParser
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from ...conf import app_settings
-from ...dispatch import claim_and_dispatch, enqueuer
-from ...models import Notification, ProcessingState
+from ...scheduling import sweep
 
 
 class Command(BaseCommand):
-    help = "Dispatch (or enqueue, in task mode) notifications still pending after a while."
+    help = "Dispatch notifications whose dispatch has not finished after a while (cron)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--older-than",
             type=float,
             default=300,
-            help="seconds since arrival before a pending notification counts as stuck "
-            "(default 300: longer than a normal queue wait)",
+            help="seconds after arrival (or after the last attempt began) before a "
+            "dispatch counts as unfinished (default 300: longer than any receiver or "
+            "queue wait should take)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["older_than"] < 0:
             raise CommandError("--older-than must be 0 or more seconds")
-        cutoff = timezone.now() - timedelta(seconds=options["older_than"])
-        stuck = Notification.objects.filter(
-            processing_state=ProcessingState.PENDING, received_at__lt=cutoff
-        ).order_by("received_at", "id")
-        handled = 0
-        if app_settings.DISPATCH != "inline":
-            enqueue = enqueuer()
-            for notification in stuck.iterator():
-                enqueue(notification)
-                handled += 1
-            self.stdout.write(f"Enqueued {handled} pending notifications.")
-            return
-        failed = 0
-        for notification in stuck.only("pk", "attempts").iterator():
-            outcome = claim_and_dispatch(notification.pk, notification.attempts)
-            if outcome is not None:
-                handled += 1
-                failed += not outcome.succeeded
-        self.stdout.write(f"Dispatched {handled} pending notifications ({failed} failed).")
-        if failed:
-            raise CommandError(f"{failed} notifications failed; see their last_error")
+        report = sweep(options["older_than"])
+        self.stdout.write(
+            f"Dispatched {report.dispatched} unfinished notifications ({report.failed} "
+            f"failed, {report.skipped} taken by another process meanwhile)."
+        )
+        if report.failed:
+            raise CommandError(f"{report.failed} notifications failed; see their last_error")

@@ -1,10 +1,16 @@
 """``manage.py bw_notifications_drain_spool``: store and dispatch spooled deliveries.
 
 Run it once the database is back (safe from cron: it does nothing when the spool is
-empty). Each delivery is stored exactly once: a file is claimed by renaming it, deleted
-only after its notification is committed, and a delivery drained twice (a drain killed
-between the two) is recognised as a duplicate by its fingerprint and not dispatched
-again. Exits non-zero while deliveries remain that could not be stored.
+empty). Each delivery goes through the same pipeline as the endpoint's and is stored
+exactly once: a file is claimed by renaming it, deleted only after its notification is
+committed, and a delivery drained twice (a drain killed between the two) is recognised
+as a duplicate by its fingerprint and not dispatched again.
+
+A file is never deleted unless its delivery is in the database (stored, or kept as a
+rejected delivery). One that can never be stored (unreadable, damaged, refused by the
+database for good) is set aside with its reason and the drain goes on; a database that
+is still down stops the drain and leaves the rest spooled. Exits non-zero whenever a
+file was set aside, refused, or left spooled.
 """
 
 from __future__ import annotations
@@ -14,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 
 from ... import spool
 from ...conf import app_settings
-from ...ingest import ingest, record_rejection
-from ...parsing import NotificationParseError, parse_notification
+from ...pipeline import Result, accept, is_transient
 
 
 class Command(BaseCommand):
@@ -36,55 +40,65 @@ class Command(BaseCommand):
             raise CommandError(
                 "no spool directory: set BW_NOTIFICATIONS_SPOOL_DIR or pass --spool-dir"
             )
-        stored = duplicates = rejected = 0
-        for delivery in spool.claim(directory):
-            try:
-                parsed = parse_notification(delivery.body)
-            except NotificationParseError as err:
-                # Only parsed bodies are spooled; a file edited by hand may not be.
-                record_rejection(
-                    status_code=400,
-                    reason=f"spooled delivery {delivery.path.name}: {err}",
-                    body=delivery.body,
-                    body_size=len(delivery.body),
-                    content_type="",
-                    remote_addr=delivery.remote_addr,
-                    headers=delivery.headers,
-                )
-                delivery.remove()
-                rejected += 1
+        counts = dict.fromkeys(("stored", "duplicate", "refused", "set aside"), 0)
+        for claimed in spool.claim(directory):
+            if claimed.delivery is None:
+                kept = claimed.set_aside(f"unreadable: {claimed.problem}")
+                self.stderr.write(f"{claimed.name}: unreadable ({claimed.problem}); kept as {kept}")
+                counts["set aside"] += 1
+                continue
+            outcome = accept(claimed.delivery, spool_on_failure=False)
+            if outcome.result is Result.UNAVAILABLE:
+                assert outcome.error is not None
+                if is_transient(outcome.error):
+                    claimed.release()
+                    raise CommandError(
+                        f"the database is still unavailable ({outcome.error}); "
+                        f"{self._summary(counts)} so far; the rest stay spooled"
+                    )
+                reason = f"refused by the database: {type(outcome.error).__name__}: {outcome.error}"
+                kept = claimed.set_aside(reason, refused=True)
+                self.stderr.write(f"{claimed.name}: {reason}; kept as {kept}")
+                counts["set aside"] += 1
+                continue
+            if outcome.result is Result.REFUSED:
+                if outcome.rejection is None:
+                    kept = claimed.set_aside(f"refused ({outcome.reason}) and not recorded")
+                    self.stderr.write(f"{claimed.name}: refused ({outcome.reason}); kept as {kept}")
+                    counts["set aside"] += 1
+                    continue
+                claimed.remove()
+                counts["refused"] += 1
                 self.stderr.write(
-                    f"{delivery.path.name}: refused ({err}); kept as a rejected delivery"
+                    f"{claimed.name}: refused ({outcome.reason}); kept as rejected delivery "
+                    f"{outcome.rejection.pk}"
                 )
                 continue
-            try:
-                result = ingest(
-                    parsed,
-                    remote_addr=delivery.remote_addr,
-                    headers=delivery.headers,
-                    received_at=delivery.received_at,
-                    account=delivery.account,
-                )
-            except DatabaseError as err:
-                delivery.release()
-                raise CommandError(
-                    f"the database is still unavailable ({err}); "
-                    f"{stored + duplicates} delivery(ies) stored so far, the rest stay spooled"
-                ) from None
-            delivery.remove()
-            notification = result.notification
-            if result.created:
-                stored += 1
+            claimed.remove()
+            notification = outcome.notification
+            assert notification is not None
+            if outcome.result is Result.STORED:
+                counts["stored"] += 1
                 self.stdout.write(
-                    f"{delivery.path.name}: stored as notification {notification.pk} "
+                    f"{claimed.name}: stored as notification {notification.pk} "
                     f"({notification.processing_state})"
                 )
             else:
-                duplicates += 1
+                counts["duplicate"] += 1
                 self.stdout.write(
-                    f"{delivery.path.name}: already stored as notification {notification.pk}"
+                    f"{claimed.name}: already stored as notification {notification.pk}"
                 )
-        self.stdout.write(
-            f"Drained {stored + duplicates + rejected}: {stored} stored, "
-            f"{duplicates} already stored, {rejected} refused."
+        self.stdout.write(f"Drained {sum(counts.values())}: {self._summary(counts)}.")
+        needing_a_person = counts["refused"] + counts["set aside"]
+        if needing_a_person:
+            raise CommandError(
+                f"{needing_a_person} spooled delivery(ies) could not be stored; see the "
+                f"messages above, the rejected deliveries in the admin, and {directory}"
+            )
+
+    @staticmethod
+    def _summary(counts: dict[str, int]) -> str:
+        return (
+            f"{counts['stored']} stored, {counts['duplicate']} already stored, "
+            f"{counts['refused']} refused, {counts['set aside']} set aside"
         )

@@ -1,9 +1,11 @@
 """``manage.py bw_notifications_replay``: fire the signals of stored notifications again.
 
 Select by id, by order id, all failed ones, and/or a received-date range (selectors
-combine with AND). ``--failed`` is safe from cron: each failed notification is claimed
-with a conditional update, so two runs never replay the same one, and a success moves it
-out of the selection. Exits non-zero if any replay fails.
+combine with AND). Each replay goes through the same service as the admin's and the
+API's (``scheduling.replay``): a notification being dispatched elsewhere at that moment
+is skipped, never run twice at once. ``--failed`` is safe from cron: a notification
+that is no longer failed when its turn comes is skipped. Exits non-zero if any replay
+fails.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ...dispatch import DispatchOutcome, dispatch, retry_failed
 from ...models import Notification, ProcessingState
+from ...scheduling import replay
 
 
 class Command(BaseCommand):
@@ -35,20 +37,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         notifications = self._select(options)
         replayed = failed = 0
-        for notification in notifications.iterator():
+        labelled = notifications.only("pk", "order_type", "order_id", "status", "event_type")
+        for notification in labelled.iterator():
             label = f"#{notification.pk} {notification}"
             if options["dry_run"]:
                 self.stdout.write(f"would replay {label}")
                 replayed += 1
                 continue
-            outcome: DispatchOutcome | None
-            if options["failed"]:
-                outcome = retry_failed(notification.pk, notification._state.db or "default")
-                if outcome is None:
-                    self.stdout.write(f"skipped {label}: no longer failed")
-                    continue
-            else:
-                outcome = dispatch(notification, replay=True)
+            outcome = replay(notification.pk, only_failed=options["failed"])
+            if outcome is None:
+                why = "no longer failed, or being" if options["failed"] else "being"
+                self.stdout.write(f"skipped {label}: {why} dispatched elsewhere")
+                continue
             replayed += 1
             if outcome.succeeded:
                 self.stdout.write(f"replayed {label}: {outcome.receivers_called} receiver(s) ok")

@@ -1,0 +1,406 @@
+"""Faults that stall or kill, tried as a deployment meets them: gunicorn, PostgreSQL.
+
+Each test deploys the test database behind a real gunicorn (2 sync workers,
+``tests.faultapp.settings``), throws one fault at it, runs the cron jobs a deployment
+runs (the drain, the sweeper, a replay) as separate processes, and then checks the
+delivery guarantee (``shared/DESIGN.md`` §1): every delivery answered ``200`` is stored
+exactly once and its receivers completed exactly once; every other answer is an honest
+refusal; never a ``500``, never an answer later than the time budget. Receivers' work
+is counted in rows (``tests.faultapp``), so a run rolled back by a kill does not count.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from django_bw_notifications.models import Notification, ProcessingState
+from django_bw_notifications.testing import build_order_notification
+
+from .conftest import basic, on_postgres
+
+pytestmark = [on_postgres, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINT = "/bandwidth/notifications/"
+RUNS_TABLE = "bw_test_faultapp_receiverrun"
+
+gunicorn = pytest.importorskip("gunicorn")
+
+
+@dataclass
+class Deployment:
+    """A gunicorn serving the test database, and how to reach and control it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    control: Path
+    spool: Path
+    log: Path
+    answers: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def behave(self, order_id: str, behaviour: str) -> None:
+        """What the receivers do for this order (``fail``, ``sleep N``, "" for normal)."""
+        path = self.control / order_id
+        if behaviour:
+            path.write_text(behaviour)
+        else:
+            path.unlink(missing_ok=True)
+
+    def deliver(self, order_id: str, timeout: float = 60) -> int:
+        """POST one notification like Bandwidth; its status (0: no answer at all)."""
+        # The same order id, the same body: a second delivery of it is a copy.
+        body = build_order_notification(
+            order_id=order_id,
+            numbers=["9195551234"],
+            subscription_id="3f0b6f3c-2a49-4c1e-9d6b-1c2f0e1d9a77",
+            last_modified_date="2026-12-01T10:00:00.000Z",
+        )
+        request = urllib.request.Request(
+            self.url + ENDPOINT,
+            data=body,
+            headers={"Content-Type": "application/xml", "Authorization": basic()},
+            method="POST",
+        )
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as err:
+            status = err.code
+        except (ConnectionError, urllib.error.URLError, TimeoutError):
+            status = 0
+        self.answers.append((order_id, status, time.monotonic() - started))
+        return status
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A management command in its own process, as cron runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "django", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+def runs() -> dict[str, int]:
+    """Completed receiver runs by order id."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT order_id, COUNT(*) FROM {RUNS_TABLE} GROUP BY order_id")
+        return dict(cursor.fetchall())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def deployed(
+    tmp_path: Path, *, worker_timeout: int = 30, spool: bool = True, **env: str
+) -> Iterator[Deployment]:
+    port = free_port()
+    control, spool_dir, log = tmp_path / "control", tmp_path / "spool", tmp_path / "server.log"
+    control.mkdir()
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.faultapp.settings",
+        "FAULT_DB_NAME": connection.settings_dict["NAME"],
+        "FAULT_SPOOL_DIR": str(spool_dir) if spool else "",
+        "BW_FAULT_CONTROL_DIR": str(control),
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "bw_test_faultapp", "--verbosity", "0"],
+        env=full_env,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {RUNS_TABLE}")
+    server_env = {**full_env, **env}
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "tests.faultapp.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                str(worker_timeout),
+                "--graceful-timeout",
+                "2",
+            ],
+            env=server_env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    deployment = Deployment(f"http://127.0.0.1:{port}", process, full_env, control, spool_dir, log)
+    try:
+        _wait_until_serving(deployment)
+        yield deployment
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(deployment: Deployment) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(deployment.url + ENDPOINT, method="HEAD")
+            with urllib.request.urlopen(request, timeout=2):
+                return
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.2)
+    raise AssertionError(f"gunicorn did not start:\n{deployment.log.read_text()}")
+
+
+def assert_guarantee(deployment: Deployment) -> None:
+    """Every 200 stored once and its receivers completed once; nothing left undone."""
+    statuses = {status for _, status, _ in deployment.answers}
+    assert 500 not in statuses, deployment.log.read_text()
+    answered = [order for order, status, _ in deployment.answers if status == 200]
+    stored = list(Notification.objects.values_list("order_id", flat=True))
+    assert sorted(set(stored)) == sorted(stored)  # none stored twice
+    assert set(answered) <= set(stored)
+    assert runs() == dict.fromkeys(stored, 1)
+    assert not Notification.objects.exclude(processing_state=ProcessingState.PROCESSED).exists()
+
+
+def test_a_table_lock_longer_than_the_worker_timeout_is_spooled_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    # A migration, VACUUM FULL or REINDEX holds an exclusive lock on the table for
+    # longer than gunicorn waits for a worker (6 s here). The time budget (3 s) answers
+    # first: the deliveries are spooled, answered 200, and drained once the lock goes.
+    with deployed(tmp_path, worker_timeout=6, FAULT_TIME_BUDGET="3") as deployment:
+        locker = _lock_table_for(seconds=9)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(deployment.deliver, [f"locked-{i}" for i in range(6)]))
+        locker.join()
+        assert {status for _, status, _ in deployment.answers} == {200}
+        assert max(seconds for _, _, seconds in deployment.answers) < 3.5
+        assert Notification.objects.count() == 0
+        assert len(list(deployment.spool.glob("*.json"))) == 6
+        drained = deployment.manage("bw_notifications_drain_spool")
+        assert "6 stored" in drained.stdout
+        deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+        assert_guarantee(deployment)
+        assert Notification.objects.count() == 6
+
+
+def test_a_table_lock_without_a_spool_is_an_honest_503_with_the_body_logged(
+    tmp_path: Path,
+) -> None:
+    with deployed(tmp_path, worker_timeout=6, spool=False, FAULT_TIME_BUDGET="2") as deployment:
+        locker = _lock_table_for(seconds=4)
+        status = deployment.deliver("locked-nospool")
+        locker.join()
+        assert status == 503
+        assert deployment.answers[0][2] < 2.5
+    assert Notification.objects.count() == 0
+    # The body is in the error log, the one place it can be recovered from.
+    assert "locked-nospool" in deployment.log.read_text()
+
+
+def test_a_database_address_that_never_accepts_is_spooled_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    # A listening socket that never accepts: libpq's connect would wait forever
+    # without connect_timeout (check W009); with it, the delivery is spooled in time.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = str(silent.getsockname()[1])
+        with deployed(
+            tmp_path, worker_timeout=10, FAULT_DB_PORT=port, FAULT_CONNECT_TIMEOUT="1"
+        ) as deployment:
+            for i in range(3):
+                assert deployment.deliver(f"silent-{i}") == 200
+    assert max(seconds for _, _, seconds in deployment.answers) < 3
+    assert len(list(deployment.spool.glob("*.json"))) == 3
+    assert "3 stored" in deployment.manage("bw_notifications_drain_spool").stdout
+    assert_guarantee(deployment)
+
+
+def test_kill_9_of_a_worker_during_50_concurrent_deliveries_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    with deployed(tmp_path) as deployment:
+        orders = [f"kill-{i:02d}" for i in range(50)]
+        for order in orders:
+            deployment.behave(order, "sleep 0.2")
+        killed: list[int] = []
+
+        def kill_one() -> None:
+            time.sleep(1.0)
+            victim = deployment.workers()[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        killer = threading.Thread(target=kill_one)
+        killer.start()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(deployment.deliver, orders))
+        killer.join()
+        assert killed
+        time.sleep(1)  # the surviving worker's last dispatches
+    # The sweeper, as cron runs it, once the server is gone: what the killed worker
+    # stored but had not (or not completely) dispatched.
+    for order in orders:
+        deployment.behave(order, "")
+    deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+    assert_guarantee(deployment)
+    answered = [order for order, status, _ in deployment.answers if status == 200]
+    assert len(answered) >= 40  # most were answered; the rest were cut off, not lied to
+
+
+def test_a_receiver_slower_than_the_worker_timeout_neither_delays_nor_loses(
+    tmp_path: Path,
+) -> None:
+    with deployed(tmp_path, worker_timeout=3) as deployment:
+        deployment.behave("slow", "sleep 8")
+        assert deployment.deliver("slow") == 200
+        # The answer went out before the receiver started sleeping.
+        assert deployment.answers[0][2] < 2
+        time.sleep(5)  # gunicorn kills the worker at 3 s, mid-receiver
+        assert "WORKER TIMEOUT" in deployment.log.read_text()
+    notification = Notification.objects.get()
+    assert notification.processing_state == ProcessingState.PENDING  # rolled back whole
+    assert runs() == {}
+    deployment.behave("slow", "sleep 0.1")
+    deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+    assert_guarantee(deployment)
+
+
+def test_a_worker_killed_during_a_duplicates_retry_leaves_it_failed_for_replay(
+    tmp_path: Path,
+) -> None:
+    with deployed(tmp_path, worker_timeout=3) as deployment:
+        deployment.behave("retry", "fail")
+        assert deployment.deliver("retry") == 200
+        _wait_for(lambda: _state("retry") == ProcessingState.FAILED)
+        # Bandwidth (or a network replay) sends the same notification again: the
+        # failed dispatch is retried after the answer, and the worker dies in it.
+        deployment.behave("retry", "sleep 8")
+        assert deployment.deliver("retry") == 200
+        time.sleep(5)
+        assert "WORKER TIMEOUT" in deployment.log.read_text()
+    notification = Notification.objects.get()
+    assert (notification.processing_state, notification.duplicate_count) == ("failed", 1)
+    assert notification.attempts == 1  # the killed retry was rolled back, not recorded
+    deployment.behave("retry", "")
+    replayed = deployment.manage("bw_notifications_replay", "--failed")
+    assert "1 succeeded" in replayed.stdout
+    assert_guarantee(deployment)
+
+
+def test_two_replays_of_one_notification_at_once_run_it_once(tmp_path: Path) -> None:
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("operator", "op@example.com", "operator-password-long")
+    token = base64.b64encode(b"operator:operator-password-long").decode()
+    with deployed(tmp_path) as deployment:
+        deployment.behave("replayed", "fail")
+        assert deployment.deliver("replayed") == 200
+        _wait_for(lambda: _state("replayed") == ProcessingState.FAILED)
+        deployment.behave("replayed", "sleep 2")
+        pk = Notification.objects.get().pk
+        url = f"{deployment.url}/api/bandwidth/notifications/{pk}/replay/"
+
+        def replay(_: int) -> int:
+            request = urllib.request.Request(
+                url, data=b"", method="POST", headers={"Authorization": f"Basic {token}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        with ThreadPoolExecutor(2) as pool:
+            codes = sorted(pool.map(replay, range(2)))
+    assert codes == [200, 409]
+    assert runs() == {"replayed": 1}
+    assert Notification.objects.get().attempts == 2
+
+
+def _state(order_id: str) -> str | None:
+    return (
+        Notification.objects.filter(order_id=order_id)
+        .values_list("processing_state", flat=True)
+        .first()
+    )
+
+
+def _wait_for(condition: Any, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def _lock_table_for(seconds: float) -> threading.Thread:
+    """Hold an ACCESS EXCLUSIVE lock on the notification table from another session."""
+    import psycopg
+
+    settings = connection.settings_dict
+    locked = threading.Event()
+
+    def hold() -> None:
+        with (
+            psycopg.connect(
+                dbname=settings["NAME"],
+                user=settings["USER"],
+                host=settings["HOST"],
+                port=settings["PORT"],
+            ) as other,
+            other.transaction(),
+        ):
+            other.execute(f"LOCK TABLE {Notification._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(10)
+    return thread
