@@ -178,6 +178,24 @@ def deployed(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _report(deployment)
+
+
+def _report(deployment: Deployment) -> None:
+    """With ``BW_FAULT_REPORT=path``, one line per test for docs/reliability.md."""
+    target = os.environ.get("BW_FAULT_REPORT")
+    if not target or not deployment.answers:
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+    statuses: dict[int, int] = {}
+    for _, status, _ in deployment.answers:
+        statuses[status] = statuses.get(status, 0) + 1
+    slowest = max(seconds for _, _, seconds in deployment.answers)
+    answers = ", ".join(
+        f"{count} × {status or 'no answer'}" for status, count in sorted(statuses.items())
+    )
+    with open(target, "a") as report:
+        report.write(f"| {test} | {answers} | slowest answer {slowest:.2f} s |\n")
 
 
 def _wait_until_serving(deployment: Deployment) -> None:

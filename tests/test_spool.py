@@ -278,3 +278,22 @@ def test_a_real_postgresql_outage_loses_nothing(
     assert "Drained 3: 3 stored" in drain()
     assert Notification.objects.count() == 3
     assert len(rec.calls) == 3
+
+
+@on_postgres
+def test_a_file_postgresql_refuses_for_good_is_set_aside_and_the_rest_drained(
+    spool_dir: Path, recorder: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # An account name longer than the column (a file written by another version, or
+    # edited by hand): PostgreSQL refuses it with DataError whatever the retry.
+    refused = write(
+        spool_dir, payload("01"), account="x" * 100, received_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    write(spool_dir, payload("07"))
+    rec = recorder()
+    with django_capture_on_commit_callbacks(execute=True):
+        output = drain_failing()
+    assert "1 stored, 0 already stored, 0 refused, 1 set aside" in output
+    assert "DataError" in (spool_dir / (refused.name + ".refused.reason")).read_text()
+    assert len(rec.calls) == 1
+    assert "Drained 0:" in drain()

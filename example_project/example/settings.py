@@ -92,6 +92,9 @@ LOGGING = {
     "loggers": {
         "django_bw_notifications": {"handlers": ["console"], "level": "INFO"},
         "receivers": {"handlers": ["console"], "level": "INFO"},
+        # Unexpected errors anywhere in the stack, with their tracebacks: Django's default
+        # sends them only to mail_admins when DEBUG is off.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
