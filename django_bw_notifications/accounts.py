@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "Endpoint",
     "account_names",
     "endpoint",
+    "endpoints",
     "fingerprint",
     "get_account",
     "get_accounts",
@@ -190,12 +192,26 @@ def get_account(name: str) -> Account:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """What one notification endpoint accepts and records."""
+    """One notification endpoint: where it is, who may post to it, what it records."""
 
     #: Recorded on each notification received here ("" when no accounts are configured).
     account: str
     #: The ``(username, password)`` pairs accepted; empty: no authentication.
-    credentials: tuple[tuple[str, str], ...]
+    credentials: tuple[tuple[str, str], ...] = field(repr=False)
+    #: Its URL name, with ``url_kwargs``, for ``reverse()``.
+    url_name: str = "bw_notifications:webhook"
+    url_kwargs: Mapping[str, str] = field(default_factory=dict)
+    #: The setting its credentials come from (for messages).
+    credentials_setting: str = f"{PREFIX}BASIC_AUTH"
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``the plain endpoint`` or ``account 'east''s endpoint``."""
+        if "account" in self.url_kwargs:
+            return f"the endpoint of account {self.url_kwargs['account']!r}"
+        if self.account:
+            return f"the plain endpoint (account {self.account!r})"
+        return "the plain endpoint"
 
 
 def endpoint(name: str | None) -> Endpoint | None:
@@ -203,14 +219,35 @@ def endpoint(name: str | None) -> Endpoint | None:
 
     ``None`` is the plain endpoint, the ``default`` account's: its ``BASIC_AUTH`` when
     it sets one, else ``BW_NOTIFICATIONS_BASIC_AUTH``; without accounts it records none.
+    The one place this rule lives: the view, the checks, the testing helpers and the
+    send command all ask here.
     """
     accounts = _raw_accounts()
     if name is None:
-        name = DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in accounts else ""
-    elif name not in accounts:
+        account = DEFAULT_ACCOUNT if DEFAULT_ACCOUNT in accounts else ""
+        url_name, url_kwargs = "bw_notifications:webhook", {}
+    elif name in accounts:
+        account = name
+        url_name, url_kwargs = "bw_notifications:account_webhook", {"account": name}
+    else:
         return None
-    entry = accounts.get(name, {})
-    return Endpoint(name, _basic_auth(entry if isinstance(entry, Mapping) else {}))
+    entry = accounts.get(account, {})
+    entry = entry if isinstance(entry, Mapping) else {}
+    own = "BASIC_AUTH" in entry
+    return Endpoint(
+        account,
+        _basic_auth(entry),
+        url_name,
+        url_kwargs,
+        f"{PREFIX}ACCOUNTS[{account!r}]['BASIC_AUTH']" if own else f"{PREFIX}BASIC_AUTH",
+    )
+
+
+def endpoints() -> tuple[Endpoint, ...]:
+    """Every endpoint: the plain one, then one per configured account."""
+    found = [endpoint(None)]
+    found += [endpoint(name) for name in _raw_accounts() if isinstance(name, str)]
+    return tuple(e for e in found if e is not None)
 
 
 def account_problems(name: object, entry: object) -> list[str]:
@@ -271,8 +308,21 @@ def account_problems(name: object, entry: object) -> list[str]:
 
 def _basic_auth(entry: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     # An account's own pairs when it sets BASIC_AUTH (even empty), else the global ones.
+    # A malformed list (system check E001 or E012) keeps only its well-formed pairs,
+    # and with none it fails closed: a pair nobody knows, never "no authentication".
     pairs = entry.get("BASIC_AUTH", app_settings.BASIC_AUTH)
-    return tuple((str(u), str(p)) for u, p in pairs or ())
+    if not pairs:
+        return ()
+    usable = tuple(
+        (str(pair[0]), str(pair[1]))
+        for pair in (pairs if isinstance(pairs, (list, tuple)) else ())
+        if isinstance(pair, (list, tuple)) and len(pair) == 2
+    )
+    return usable or _NOBODY
+
+
+#: The credentials of an endpoint whose setting is malformed: nobody can present them.
+_NOBODY = (("\x00unusable", secrets.token_urlsafe(32)),)
 
 
 def _raw_accounts() -> Mapping[Any, Any]:

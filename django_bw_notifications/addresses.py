@@ -15,7 +15,7 @@ from typing import Any
 
 from .conf import app_settings
 
-__all__ = ["client_address", "is_allowed"]
+__all__ = ["client_address", "is_allowed", "normalise_address"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,10 +35,28 @@ def client_address(meta: Mapping[str, Any]) -> str | None:
         candidate = entries[-count] if 0 < count <= len(entries) else ""
     else:
         candidate = str(meta.get("REMOTE_ADDR") or "")
+    return normalise_address(candidate)
+
+
+def normalise_address(text: str) -> str | None:
+    """One IP address as proxies write it, in its plain form; None when it is not one.
+
+    Accepts ``203.0.113.7``, ``203.0.113.7:51234``, ``[2001:db8::1]:443``,
+    ``[2001:db8::1]`` and IPv4-mapped IPv6 (``::ffff:203.0.113.7``, which becomes
+    ``203.0.113.7`` so that an IPv4 allow-list matches it).
+    """
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]  # IPv4 with a port
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def is_allowed(address: str | None, allowed: Sequence[str]) -> bool:

@@ -17,7 +17,7 @@ from django.db import connections, router
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from .accounts import account_problems
+from .accounts import account_names, account_problems, endpoints
 from .addresses import parse_networks
 from .auth import is_credential_list
 from .conf import PREFIX, SECRET_HEADERS, app_settings
@@ -29,27 +29,55 @@ def _setting(name: str) -> Any:
     return getattr(settings, PREFIX + name, _MISSING)
 
 
-def _no_credentials(level: type[Warning | Error], check_id: str) -> CheckMessage:
-    """W001 (any run) and E009 (``check --deploy``): the endpoint accepts anyone."""
+def _no_credentials(level: type[Warning | Error], check_id: str, where: str) -> CheckMessage:
+    """W001 (any run) and E009 (``check --deploy``): an endpoint accepts anyone."""
+    if not account_names():
+        return level(
+            "BW_NOTIFICATIONS_BASIC_AUTH is empty: anyone who finds the notification URL "
+            "can post notifications.",
+            hint="Set BW_NOTIFICATIONS_BASIC_AUTH = [(username, password)] with a long "
+            "random password, and give Bandwidth the same pair as the subscription's "
+            "CallbackCredentials.",
+            id=check_id,
+        )
     return level(
-        "BW_NOTIFICATIONS_BASIC_AUTH is empty: anyone who finds the notification URL can "
-        "post notifications.",
-        hint="Set BW_NOTIFICATIONS_BASIC_AUTH = [(username, password)] with a long random "
-        "password, and give Bandwidth the same pair as the subscription's "
-        "CallbackCredentials.",
+        f"{where} accepts anyone: it has no credentials (its account sets no BASIC_AUTH "
+        "pair and BW_NOTIFICATIONS_BASIC_AUTH is empty, or its account sets an empty one).",
+        hint="Give the account a BASIC_AUTH pair with a long random password (or set "
+        "BW_NOTIFICATIONS_BASIC_AUTH for every endpoint), and the same pair to Bandwidth "
+        "as the subscription's CallbackCredentials.",
         id=check_id,
     )
 
 
+def _unprotected_endpoints() -> list[str]:
+    """Labels of the endpoints that accept anyone, each once."""
+    return [e.label for e in endpoints() if not e.credentials]
+
+
+def _credential_lists() -> list[tuple[str, Sequence[tuple[str, str]]]]:
+    """Every well-formed credential list with the setting it comes from.
+
+    The global one, then each account's own; malformed ones are E001's and E012's.
+    """
+    lists: list[tuple[str, Sequence[tuple[str, str]]]] = []
+    value = _setting("BASIC_AUTH")
+    if value not in (_MISSING, None) and is_credential_list(value):
+        lists.append((PREFIX + "BASIC_AUTH", value))
+    for name, entry in app_settings.ACCOUNTS.items():
+        if isinstance(entry, dict) and "BASIC_AUTH" in entry:
+            own = entry["BASIC_AUTH"]
+            if is_credential_list(own) and own:
+                lists.append((f"{PREFIX}ACCOUNTS[{name!r}]['BASIC_AUTH']", own))
+    return lists
+
+
 @register(Tags.security)
 def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
-    """E001/E002 for malformed credentials; W001 for none with DEBUG off."""
+    """E001 for malformed credentials; E002 for a ':' in any endpoint's username; W001
+    for each endpoint that accepts anyone while DEBUG is off."""
     value = _setting("BASIC_AUTH")
-    if value is _MISSING or value is None or (isinstance(value, (list, tuple)) and not value):
-        if settings.DEBUG:
-            return []
-        return [_no_credentials(Warning, "bw_notifications.W001")]
-    if not is_credential_list(value):
+    if value not in (_MISSING, None) and not is_credential_list(value):
         return [
             Error(
                 "BW_NOTIFICATIONS_BASIC_AUTH must be a list of (username, password) pairs "
@@ -58,16 +86,23 @@ def check_basic_auth(**kwargs: Any) -> list[CheckMessage]:
                 id="bw_notifications.E001",
             )
         ]
-    return [
+    messages: list[CheckMessage] = [
         Error(
-            f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the username contains ':', "
-            "which HTTP Basic authentication cannot carry.",
+            f"{where} entry {index}: the username {username!r} contains ':', which HTTP "
+            "Basic authentication cannot carry: every delivery with it would be refused.",
             hint="Choose a username without ':'.",
             id="bw_notifications.E002",
         )
-        for index, (username, _password) in enumerate(value)
+        for where, pairs in _credential_lists()
+        for index, (username, _password) in enumerate(pairs)
         if ":" in username
     ]
+    if not settings.DEBUG:
+        messages += [
+            _no_credentials(Warning, "bw_notifications.W001", where)
+            for where in _unprotected_endpoints()
+        ]
+    return messages
 
 
 @register()
@@ -228,36 +263,34 @@ _MIN_PASSWORD_LENGTH = 16
 
 @register(Tags.security, deploy=True)
 def check_deploy_credentials(**kwargs: Any) -> list[CheckMessage]:
-    """E009: no credentials in production; W006 short and W007 placeholder passwords."""
-    value = _setting("BASIC_AUTH")
-    if value is _MISSING or not value:
-        if settings.DEBUG:
-            return []
-        return [_no_credentials(Error, "bw_notifications.E009")]
-    if not is_credential_list(value):
-        return []  # E001 says so
+    """E009: an endpoint without credentials in production; W006 short and W007
+    placeholder passwords, in every endpoint's credentials."""
+    if not settings.DEBUG:
+        unprotected = _unprotected_endpoints()
+        if unprotected:
+            return [_no_credentials(Error, "bw_notifications.E009", w) for w in unprotected]
     messages: list[CheckMessage] = []
-    for index, (username, password) in enumerate(value):
-        if len(password) < _MIN_PASSWORD_LENGTH:
-            messages.append(
-                Warning(
-                    f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the password is shorter than "
-                    f"{_MIN_PASSWORD_LENGTH} characters.",
-                    hint='Use a long random password, e.g. python -c "import secrets; '
-                    'print(secrets.token_urlsafe(32))".',
-                    id="bw_notifications.W006",
+    for where, pairs in _credential_lists():
+        for index, (username, password) in enumerate(pairs):
+            if len(password) < _MIN_PASSWORD_LENGTH:
+                messages.append(
+                    Warning(
+                        f"{where} entry {index}: the password is shorter than "
+                        f"{_MIN_PASSWORD_LENGTH} characters.",
+                        hint='Use a long random password, e.g. python -c "import secrets; '
+                        'print(secrets.token_urlsafe(32))".',
+                        id="bw_notifications.W006",
+                    )
                 )
-            )
-        lowered = password.lower()
-        if lowered == username.lower() or any(word in lowered for word in _PLACEHOLDERS):
-            messages.append(
-                Warning(
-                    f"BW_NOTIFICATIONS_BASIC_AUTH entry {index}: the password looks like a "
-                    "placeholder.",
-                    hint="Replace it with a long random password.",
-                    id="bw_notifications.W007",
+            lowered = password.lower()
+            if lowered == username.lower() or any(word in lowered for word in _PLACEHOLDERS):
+                messages.append(
+                    Warning(
+                        f"{where} entry {index}: the password looks like a placeholder.",
+                        hint="Replace it with a long random password.",
+                        id="bw_notifications.W007",
+                    )
                 )
-            )
     return messages
 
 
@@ -310,7 +343,7 @@ def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
                 id="bw_notifications.E011",
             )
         ]
-    alias = getattr(settings, PREFIX + "TASK_BACKEND", "default")
+    alias = app_settings.TASK_BACKEND
     configured = getattr(settings, "TASKS", None)
     if configured is not None and alias not in configured:
         return [

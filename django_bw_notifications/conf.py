@@ -90,9 +90,12 @@ class Settings:
 
     @property
     def API_PERMISSION_CLASSES(self) -> Sequence[str | type[Any]]:
-        """DRF permission classes (dotted paths or classes) for reading the REST API."""
+        """DRF permission classes (dotted paths or classes) for reading the REST API; by
+        default a staff user with the ``view_notification`` permission, as in the admin."""
         return tuple(
-            self._get("API_PERMISSION_CLASSES", ("rest_framework.permissions.IsAdminUser",))
+            self._get(
+                "API_PERMISSION_CLASSES", ("django_bw_notifications.api.permissions.CanView",)
+            )
         )
 
     @property

@@ -90,6 +90,11 @@ class Subscription:
     username: str = ""
     #: True when Bandwidth says the subscription has callback credentials.
     has_credentials: bool = False
+    #: The address of an e-mail subscription (``EmailSubscription``), "" for none.
+    email: str = ""
+    #: False for a subscription that only e-mails (no ``CallbackSubscription``): it
+    #: posts nowhere, so callback health does not apply to it.
+    is_callback: bool = True
 
     @property
     def kind(self) -> str:
@@ -98,10 +103,20 @@ class Subscription:
 
     @property
     def last_delivery_ok(self) -> bool | None:
-        """True/False for the latest delivery's status, None before any delivery."""
-        if not self.status:
+        """True/False for the latest delivery's status; None before any delivery.
+
+        Bandwidth shows ``READY`` on a healthy callback subscription that has not
+        delivered yet, and ``200 OK`` after a successful delivery; anything else is the
+        error its latest delivery met.
+        """
+        status = self.status.strip()
+        if not status or status.upper() in _NOT_YET_DELIVERED:
             return None
-        return self.status.strip().startswith("200")
+        return status.startswith("200")
+
+
+#: ``CallbackSubscription/Status`` values of a healthy subscription before any delivery.
+_NOT_YET_DELIVERED = frozenset({"READY"})
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,9 @@ class OrderState:
     customer_order_id: str = ""
     last_modified_date: str = ""
     telephone_numbers: tuple[str, ...] = ()
+    #: Why it failed or is partial, from the order's errors (``"5005: text"`` a line),
+    #: as a notification's ``Message`` would say it; "" when none.
+    message: str = ""
     #: The response body, as text.
     raw: str = ""
 
@@ -316,6 +334,9 @@ class NumbersClient:
                     f"{': ' + str(err) if str(err) else ''} (after {attempt + 1} attempt(s))"
                 ) from None
             if response.is_success:
+                root = _parse(response.text)
+                if root is not None and _refusal_in(root):
+                    raise _error(where, response)
                 return response
             if response.status_code == 401 and self.account.uses_oauth and not refreshed:
                 self._token = ""  # expired or revoked early: one fresh token, once
@@ -389,10 +410,11 @@ def _error(where: str, response: httpx.Response) -> BandwidthAPIError:
     if root is not None:
         for element in root.iter():
             name = _local_name(element.tag)
-            if name in ("ErrorCode", "Code") and not code and (element.text or "").strip():
-                code = (element.text or "").strip()
-            elif name == "Description" and not description:
-                description = (element.text or "").strip()
+            text = (element.text or "").strip()
+            if name.casefold() in _CODE_NAMES and not code and text:
+                code = text
+            elif name.casefold() in _DESCRIPTION_NAMES and not description:
+                description = text
     elif response.text.strip():
         description = " ".join(response.text.split())[:200]
     hint = {
@@ -406,6 +428,30 @@ def _error(where: str, response: httpx.Response) -> BandwidthAPIError:
         code=code,
         description=description,
     )
+
+
+# Every form Bandwidth's error bodies take: ResponseStatus/ErrorCode + Description,
+# Error(s)/Code + Description, and the LOA files' resultCode + resultMessage.
+_CODE_NAMES = frozenset({"errorcode", "code", "resultcode"})
+_DESCRIPTION_NAMES = frozenset({"description", "resultmessage"})
+
+
+def _refusal_in(root: Element) -> bool:
+    """True for a body that reports an error although its HTTP status is a success.
+
+    Bandwidth answers some refusals with ``200``: a ``ResponseStatus`` carrying an
+    ``ErrorCode``, or a ``resultCode`` other than ``0``. An order's ``ErrorList`` is not
+    one: it is part of a FAILED or PARTIAL order's state.
+    """
+    status = _child(root, "ResponseStatus")
+    if status is not None and _text(status, "ErrorCode"):
+        return True
+    for element in root.iter():
+        if _local_name(element.tag).casefold() == "resultcode":
+            code = (element.text or "").strip()
+            if code and code != "0":
+                return True
+    return False
 
 
 def _parse(text: str) -> Element | None:
@@ -436,6 +482,7 @@ def _text(element: Element | None, *path: str) -> str:
 
 def _subscription(element: Element) -> Subscription:
     callback = _child(element, "CallbackSubscription")
+    email = _text(element, "EmailSubscription", "Email")
     username = _text(callback, "CallbackCredentials", "BasicAuthentication", "Username") or _text(
         callback, "User"
     )
@@ -452,6 +499,8 @@ def _subscription(element: Element) -> Subscription:
         number_format=_text(callback, "NumberFormat"),
         username=username,
         has_credentials=has_credentials,
+        email=email,
+        is_callback=callback is not None,
     )
 
 
@@ -474,6 +523,7 @@ def _read_orders(root: Element, order_id: str, raw: str) -> OrderState:
         customer_order_id=_text(root, "Order", "CustomerOrderId"),
         last_modified_date=_text(root, "LastModifiedDate"),
         telephone_numbers=numbers,
+        message=_error_list_message(root),
         raw=raw,
     )
 
@@ -488,22 +538,42 @@ def _read_portins(root: Element, order_id: str, raw: str) -> OrderState:
         customer_order_id=_text(root, "CustomerOrderId"),
         last_modified_date=_text(root, "LastModifiedDate"),
         telephone_numbers=_numbers(listed if listed is not None else ()),
+        message=_error_list_message(root),
         raw=raw,
     )
 
 
 def _read_disconnects(root: Element, order_id: str, raw: str) -> OrderState:
     request = _child(root, "orderRequest")
-    listed = _child(request, "DisconnectTelephoneNumberOrderType", "TelephoneNumberList")
+    # The numbers Bandwidth disconnected, not the ones asked for (orderRequest's
+    # TelephoneNumberList): a FAILED disconnect has none, a PARTIAL one some.
+    done = _child(root, "DisconnectedTelephoneNumberList")
     return OrderState(
         order_type="disconnects",
         order_id=_text(request, "id") or order_id,
         status=_text(root, "OrderStatus"),
         customer_order_id=_text(request, "CustomerOrderId"),
         last_modified_date=_text(root, "LastModifiedDate"),
-        telephone_numbers=_numbers(listed if listed is not None else ()),
+        telephone_numbers=_numbers(done if done is not None else ()),
+        message=_error_list_message(root),
         raw=raw,
     )
+
+
+def _error_list_message(root: Element) -> str:
+    """An order's errors as a notification's ``Message`` reads: ``"5006: text"``, one
+    per line. Orders and disconnects list them as ``ErrorList/Error``; port-ins as
+    repeated ``Errors`` elements right under the root."""
+    error_list = _child(root, "ErrorList")
+    errors = [
+        e for e in (error_list if error_list is not None else ()) if _local_name(e.tag) == "Error"
+    ]
+    errors += [e for e in root if _local_name(e.tag) == "Errors"]
+    lines = [
+        ": ".join(part for part in (_text(error, "Code"), _text(error, "Description")) if part)
+        for error in errors
+    ]
+    return "\n".join(line for line in lines if line)
 
 
 _ORDER_READERS = {

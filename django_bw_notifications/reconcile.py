@@ -125,6 +125,7 @@ def synthesise(state: OrderState, latest: Notification) -> ParsedNotification:
         order_id=latest.order_id,
         customer_order_id=state.customer_order_id or latest.customer_order_id,
         status=state.status,
+        message=state.message,
         last_modified_date=_parse_date(state.last_modified_date),
         last_modified_date_text=state.last_modified_date,
         telephone_numbers=tuple(

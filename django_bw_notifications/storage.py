@@ -24,6 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .accounts import fingerprint
+from .deadlines import severed_at
 from .delivery import Delivery
 from .models import Notification, RejectedDelivery, TelephoneNumber
 from .parsing import ParsedNotification
@@ -61,16 +62,26 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
         with transaction.atomic(using=using):
             yield
         return
+    connection = connections[using]
+    # Connect first (bounded by connect_timeout): the statements get what is left.
+    connection.ensure_connection()
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise BudgetSpent("the time budget was spent before the database was asked")
     share_ms = max(1, int(remaining * 1000 / max(statements, 1)))
-    connection = connections[using]
     nested = connection.in_atomic_block
-    with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
+    postgresql = connection.vendor == "postgresql"
+    # The server bounds each statement; the watchdog bounds the whole conversation,
+    # COMMIT included, for a server or network that stops answering altogether.
+    watch = (
+        severed_at(deadline + _SEVER_GRACE, connection.connection)
+        if postgresql
+        else contextlib.nullcontext()
+    )
+    with watch, transaction.atomic(using=using):
+        if postgresql:
             with connection.cursor() as cursor:
-                # One statement for both; transaction-local, so gone at COMMIT.
+                # Transaction-local, so gone at COMMIT.
                 cursor.execute(
                     "SELECT set_config('statement_timeout', %s, true)", [f"{share_ms}ms"]
                 )
@@ -78,7 +89,7 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
                 yield
             finally:
                 if nested:
-                    # Inside a caller's transaction the setting would outlive this block.
+                    # Inside a caller's transaction it would outlive this block.
                     with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
                         cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
         elif connection.vendor == "sqlite" and _sqlite_timeout(connection) > remaining:
@@ -94,6 +105,11 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
                     cursor.execute(f"PRAGMA busy_timeout = {restore}")
         else:
             yield
+
+
+#: Past the deadline, how long the server's own statement_timeout gets to answer before
+#: the watchdog severs the connection.
+_SEVER_GRACE = 0.25
 
 
 def _sqlite_timeout(connection: Any) -> float:

@@ -43,8 +43,12 @@ def desired(account: Account) -> list[SubscriptionSpec]:
 
 
 def is_ours(account: Account, subscription: Subscription) -> bool:
-    """A whole-type subscription that posts to the account's ``CALLBACK_URL``."""
-    return not subscription.order_id and _same_url(subscription.url, account.callback_url)
+    """A whole-type callback subscription that posts to the account's ``CALLBACK_URL``."""
+    return (
+        subscription.is_callback
+        and not subscription.order_id
+        and _same_url(subscription.url, account.callback_url)
+    )
 
 
 def plan_ensure(
@@ -96,6 +100,8 @@ def health(account: Account, existing: list[Subscription], *, renew_before: int)
     """Every reason to worry about the account's subscriptions, one line each."""
     problems = []
     for subscription in existing:
+        if not subscription.is_callback:
+            continue  # an e-mail subscription posts nowhere: nothing to secure or reach
         label = f"{subscription.id} ({subscription.kind})"
         if not subscription.has_credentials:
             problems.append(f"{label}: no callback credentials; anyone could post to its URL")

@@ -34,8 +34,9 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from . import catalog, signals
-from .conf import app_settings
-from .models import Notification
+from .accounts import endpoint, fingerprint
+from .dispatch import claim_and_dispatch
+from .models import Notification, ProcessingState
 from .parsing import parse_notification
 
 __all__ = [
@@ -150,18 +151,26 @@ def post_notification(
     credentials: tuple[str, str] | None = None,
     dispatch: bool = True,
     using: str = DEFAULT_DB_ALIAS,
+    account: str | None = None,
 ) -> Notification:
-    """POST ``body`` to the endpoint like Bandwidth and return the stored Notification.
+    """POST ``body`` to an endpoint like Bandwidth and return the stored Notification.
 
-    Uses the first pair of ``BW_NOTIFICATIONS_BASIC_AUTH`` unless ``credentials`` is
-    given. With ``dispatch`` (the default), the after-commit work (the signals) runs
-    before this returns, even inside a test's transaction. Raises ``AssertionError``
-    with the endpoint's reason when the answer is not ``200``.
+    ``account``: the ``BW_NOTIFICATIONS_ACCOUNTS`` entry whose endpoint to post to
+    (default: the plain endpoint, the ``default`` account's when there is one), with the
+    first pair that endpoint accepts unless ``credentials`` is given. With ``dispatch``
+    (the default) the receivers run before this returns, whatever
+    ``BW_NOTIFICATIONS_DISPATCH`` says and even inside a test's transaction: in task
+    mode the queued task is played here, as a worker would (a real worker that gets it
+    later finds it done). Raises ``AssertionError`` with the endpoint's reason when the
+    answer is not ``200``.
     """
+    target = endpoint(account)
+    if target is None:
+        raise AssertionError(f"no account {account!r} in BW_NOTIFICATIONS_ACCOUNTS")
     client = client or Client()
-    url = url or reverse("bw_notifications:webhook")
+    url = url or reverse(target.url_name, kwargs=dict(target.url_kwargs))
     headers: dict[str, str] = {}
-    pair = credentials or next(iter(app_settings.BASIC_AUTH), None)
+    pair = credentials or next(iter(target.credentials), None)
     if pair is not None:
         token = base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode("ascii")
         headers["Authorization"] = f"Basic {token}"
@@ -170,7 +179,15 @@ def post_notification(
     if response.status_code != 200:
         reason = response.content.decode("utf-8", errors="replace").strip()
         raise AssertionError(f"the endpoint answered {response.status_code}: {reason}")
-    return Notification.objects.using(using).get(fingerprint=parse_notification(body).fingerprint)
+    identity = fingerprint(parse_notification(body), target.account)
+    notification = Notification.objects.using(using).get(fingerprint=identity)
+    if dispatch and notification.processing_state == ProcessingState.PENDING:
+        # Task mode (or a host's queue): play the queued dispatch here, through the same
+        # claim a worker uses.
+        with dispatch_inline(using=using):
+            claim_and_dispatch(notification.pk, notification.attempts, using)
+        notification.refresh_from_db(using=using)
+    return notification
 
 
 @contextmanager

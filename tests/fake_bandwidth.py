@@ -80,6 +80,8 @@ class FakeBandwidth:
         self.subscriptions: dict[str, dict[str, FakeSubscription]] = {}
         #: (account id, order type, order id) -> response XML.
         self.orders: dict[tuple[str, str, str], str] = {}
+        #: A recorded list body to serve for an account's GET /subscriptions, as is.
+        self.raw_subscriptions: dict[str, str] = {}
         self.calls: list[Call] = []
         #: (url, status of each POST of a delivery): [401, 200] after a challenge.
         self.deliveries: list[tuple[str, list[int]]] = []
@@ -211,6 +213,8 @@ class FakeBandwidth:
             return _error(403, 403, f"Access to account {account_id} is denied")
         subscriptions = self.subscriptions[account_id]
         if rest == "/subscriptions":
+            if method == "GET" and account_id in self.raw_subscriptions:
+                return _Answer(200, self.raw_subscriptions[account_id])
             if method == "GET":
                 return _Answer(
                     200, _subscriptions_xml(subscriptions.values(), "SubscriptionsResponse")

@@ -12,6 +12,7 @@ is counted in rows (``tests.faultapp``), so a run rolled back by a kill does not
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -192,7 +193,7 @@ def _report(deployment: Deployment) -> None:
         statuses[status] = statuses.get(status, 0) + 1
     slowest = max(seconds for _, _, seconds in deployment.answers)
     answers = ", ".join(
-        f"{count} × {status or 'no answer'}" for status, count in sorted(statuses.items())
+        f"{count} x {status or 'no answer'}" for status, count in sorted(statuses.items())
     )
     with open(target, "a") as report:
         report.write(f"| {test} | {answers} | slowest answer {slowest:.2f} s |\n")
@@ -276,6 +277,95 @@ def test_a_database_address_that_never_accepts_is_spooled_within_the_budget(
     assert len(list(deployment.spool.glob("*.json"))) == 3
     assert "3 stored" in deployment.manage("bw_notifications_drain_spool").stdout
     assert_guarantee(deployment)
+
+
+class FreezingProxy:
+    """A TCP proxy to PostgreSQL that can stop forwarding, both ways, while keeping every
+    connection open: a server, failover or network that stops answering mid-statement."""
+
+    def __init__(self) -> None:
+        self.frozen = threading.Event()
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            server = socket.create_connection(
+                (connection.settings_dict["HOST"], int(connection.settings_dict["PORT"]))
+            )
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        source.settimeout(0.2)
+        while not self.stopped.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.05)
+                continue
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            try:
+                target.sendall(data)
+            except OSError:
+                break
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def test_a_database_that_stops_answering_mid_conversation_is_spooled_within_the_budget(
+    tmp_path: Path,
+) -> None:
+    # statement_timeout is the server's: it cannot end a wait for a server that no
+    # longer answers at all. The watchdog severs the connection at the deadline.
+    proxy = FreezingProxy()
+    try:
+        with deployed(
+            tmp_path,
+            worker_timeout=8,
+            FAULT_DB_PORT=str(proxy.port),
+            FAULT_CONN_MAX_AGE="60",
+            FAULT_TIME_BUDGET="3",
+        ) as deployment:
+            with ThreadPoolExecutor(2) as pool:  # both workers hold a live connection
+                assert list(pool.map(deployment.deliver, ["warm-0", "warm-1"])) == [200, 200]
+            time.sleep(0.5)  # their dispatches after the answer
+            proxy.frozen.set()
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(deployment.deliver, [f"frozen-{i}" for i in range(4)]))
+            proxy.frozen.clear()
+            log = deployment.log.read_text()
+        assert "WORKER TIMEOUT" not in log
+        frozen = [a for a in deployment.answers if a[0].startswith("frozen")]
+        assert [status for _, status, _ in frozen] == [200] * 4
+        # Each answered within its own budget; two queue for the two workers.
+        assert max(seconds for _, _, seconds in frozen) < 2 * 3.5
+        assert "severed it" in log
+    finally:
+        proxy.close()
+    deployment.manage("bw_notifications_drain_spool")
+    deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+    assert_guarantee(deployment)
+    assert Notification.objects.count() == 6
 
 
 def test_kill_9_of_a_worker_during_50_concurrent_deliveries_loses_nothing(

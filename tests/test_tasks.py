@@ -139,13 +139,28 @@ def test_claims_are_conditional() -> None:
     from django_bw_notifications.testing import post_notification
 
     with override_settings(BW_NOTIFICATIONS_DISPATCH="task"):
-        notification = post_notification(build_order_notification())
+        notification = post_notification(build_order_notification(), dispatch=False)
     assert claim_and_dispatch(notification.pk, attempt=1) is None  # not that attempt
     outcome = claim_and_dispatch(notification.pk, attempt=0)
     assert outcome is not None
     assert outcome.succeeded
     assert claim_and_dispatch(notification.pk, attempt=0) is None
     assert claim_and_dispatch(999_999, attempt=0) is None
+
+
+def test_the_testing_helper_runs_receivers_in_task_mode_too(
+    task_mode: list[Any], calls: list[int]
+) -> None:
+    from django_bw_notifications.tasks import dispatch_notification
+    from django_bw_notifications.testing import post_notification
+
+    notification = post_notification(build_order_notification())
+    assert calls == [notification.pk]
+    assert notification.processing_state == ProcessingState.PROCESSED
+    # The task the request queued, run later by a real worker, finds it done.
+    [queued] = task_mode
+    assert dispatch_notification.call(*queued.args) == "skipped"
+    assert calls == [notification.pk]
 
 
 def run(*args: str) -> str:

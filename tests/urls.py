@@ -6,3 +6,17 @@ urlpatterns = [
     path("bandwidth/notifications/", include("django_bw_notifications.urls")),
     path("api/bandwidth/", include("django_bw_notifications.api.urls")),
 ]
+
+
+# A host that routes the view itself, and one that subclasses it (tests/test_endpoints.py).
+from django_bw_notifications.views import WebhookView  # noqa: E402
+
+
+class HostWebhookView(WebhookView):
+    """A host project's own subclass, as the README allows."""
+
+
+urlpatterns += [
+    path("hosted/notifications/", WebhookView.as_view(), name="hosted_webhook"),
+    path("subclassed/notifications/", HostWebhookView.as_view(), name="subclassed_webhook"),
+]

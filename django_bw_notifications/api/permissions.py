@@ -12,6 +12,21 @@ from rest_framework.request import Request
 from ..conf import app_settings
 
 
+class CanView(BasePermission):
+    """A staff user who holds ``bw_notifications.view_notification`` (as in the admin)."""
+
+    message = "Reading needs a staff user with the bw_notifications.view_notification permission."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user
+            and user.is_active
+            and user.is_staff
+            and user.has_perm("bw_notifications.view_notification")
+        )
+
+
 class CanReplay(BasePermission):
     """The user holds ``bw_notifications.replay_notification`` (as in the admin)."""
 
@@ -27,7 +42,8 @@ def read_permissions() -> list[BasePermission]:
 
 
 def replay_permissions() -> list[BasePermission]:
-    """Read permissions plus ``BW_NOTIFICATIONS_API_REPLAY_PERMISSION_CLASSES``."""
+    """Read permissions plus ``BW_NOTIFICATIONS_API_REPLAY_PERMISSION_CLASSES``: replaying
+    needs both, as in the admin (view and replay)."""
     return [*read_permissions(), *_instances(app_settings.API_REPLAY_PERMISSION_CLASSES)]
 
 

@@ -15,6 +15,7 @@ DATABASES["default"]["PORT"] = os.environ.get("FAULT_DB_PORT", DATABASES["defaul
 DATABASES["default"]["OPTIONS"] = {
     "connect_timeout": int(os.environ.get("FAULT_CONNECT_TIMEOUT", "2"))
 }
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("FAULT_CONN_MAX_AGE", "0"))
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.faultapp"]
 BW_NOTIFICATIONS_TIME_BUDGET = float(os.environ.get("FAULT_TIME_BUDGET", "3"))
 BW_NOTIFICATIONS_SPOOL_DIR = os.environ.get("FAULT_SPOOL_DIR") or None

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...conf import app_settings
+from ...accounts import account_names, endpoint
 from ...testing import build_event_notification, build_order_notification
 
 
@@ -66,11 +66,12 @@ class Command(BaseCommand):
             "--number", action="append", dest="numbers", help="a telephone number (repeatable)"
         )
         parser.add_argument(
-            "--username", help="default: the first BW_NOTIFICATIONS_BASIC_AUTH pair"
+            "--account",
+            help="use the credentials of this BW_NOTIFICATIONS_ACCOUNTS entry's endpoint "
+            "(default: the plain endpoint's)",
         )
-        parser.add_argument(
-            "--password", help="default: the first BW_NOTIFICATIONS_BASIC_AUTH pair"
-        )
+        parser.add_argument("--username", help="default: the first pair the endpoint accepts")
+        parser.add_argument("--password", help="default: the first pair the endpoint accepts")
         parser.add_argument(
             "--no-challenge",
             action="store_true",
@@ -169,8 +170,15 @@ class Command(BaseCommand):
             raise CommandError("give both --username and --password, or neither")
         if username is not None:
             return username, password
-        configured = list(app_settings.BASIC_AUTH)
-        return (configured[0][0], configured[0][1]) if configured else None
+        # The credentials of the endpoint, by the rule accounts owns (an account's own
+        # pairs, else the global ones).
+        target = endpoint(options["account"])
+        if target is None:
+            raise CommandError(
+                f"no account {options['account']!r} in BW_NOTIFICATIONS_ACCOUNTS "
+                f"(configured: {', '.join(account_names()) or 'none'})"
+            )
+        return target.credentials[0] if target.credentials else None
 
     def _post(self, url: str, body: bytes, authorization: str | None, timeout: float) -> _Answer:
         headers = {"Content-Type": "application/xml; charset=utf-8"}

@@ -213,7 +213,7 @@ class Command(BaseCommand):
                 else "unknown",
                 row["format"] or "-",
                 row["last_status"] or "-",
-                "yes" if row["has_credentials"] else "NO",
+                "yes" if row["has_credentials"] else ("NO" if row["is_callback"] else "-"),
             ]
             for row in rows
         ]
@@ -235,11 +235,13 @@ def _as_dict(account: Account, subscription: Subscription) -> dict[str, Any]:
     return {
         "id": subscription.id,
         "kind": subscription.kind + (f" #{subscription.order_id}" if subscription.order_id else ""),
-        "url": subscription.url,
+        "url": subscription.url if subscription.is_callback else f"e-mail: {subscription.email}",
         "expiry_seconds": subscription.expiry,
         "expires_at": expires_at.isoformat() if expires_at else None,
         "format": subscription.number_format,
         "last_status": subscription.status,
         "has_credentials": subscription.has_credentials,
+        "is_callback": subscription.is_callback,
+        "email": subscription.email,
         "ours": is_ours(account, subscription),
     }

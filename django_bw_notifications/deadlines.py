@@ -1,0 +1,101 @@
+"""The client side of the time budget: sever a database connection still busy at its
+deadline, so that a server that stops answering cannot hold a request past it.
+
+``statement_timeout`` is enforced by the server: it cannot help when the server, a proxy
+or the network stops answering in the middle of a statement (a frozen failover, a
+half-open TCP connection), and the worker would wait until it is killed, losing the
+delivery. One daemon thread per process keeps the deadlines of the connections being
+written to; when one passes, it shuts the connection's socket down. The driver's wait
+then ends at once with an ``OperationalError``, which the pipeline answers by spooling,
+and Django discards the broken connection at the end of the request.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["severed_at"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Watchdog:
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Any] = {}
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, connection: Any) -> int:
+        with self._lock:
+            token = next(self._ids)
+            self._live[token] = connection
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="bw-notifications-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify()
+            return token
+
+    def release(self, token: int) -> None:
+        with self._lock:
+            self._live.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][1] not in self._live:
+                    heapq.heappop(self._heap)  # released in time
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                deadline, token = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                connection = self._live.pop(token)
+            _sever(connection)
+
+
+def _sever(connection: Any) -> None:
+    """Shut the socket of a DB-API connection (psycopg 3 or 2) down in both directions."""
+    try:
+        descriptor = connection.fileno()
+        # A duplicate descriptor of the same socket: shutting it down ends the
+        # connection for the driver too, without closing the driver's descriptor.
+        with socket.socket(fileno=socket.dup(descriptor)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError, ValueError) as err:
+        logger.warning("Could not sever a database connection past its deadline: %s", err)
+    else:
+        logger.error(
+            "A database connection was still busy at the time budget's deadline; severed it "
+            "(the delivery is spooled, or answered 503)"
+        )
+
+
+_watchdog = _Watchdog()
+
+
+@contextmanager
+def severed_at(deadline: float, connection: Any) -> Iterator[None]:
+    """Within the block, sever ``connection`` (a DB-API connection) if it is still in
+    use at ``deadline`` (a :func:`time.monotonic` instant)."""
+    token = _watchdog.watch(deadline, connection)
+    try:
+        yield
+    finally:
+        _watchdog.release(token)
