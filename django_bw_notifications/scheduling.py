@@ -124,18 +124,25 @@ def after_store(notification: Notification, created: bool, *, later: Later | Non
 
 
 def replay(
-    notification_id: int, *, only_failed: bool = False, using: str | None = None
+    notification_id: int,
+    *,
+    only_failed: bool = False,
+    attempts: int | None = None,
+    using: str | None = None,
 ) -> DispatchOutcome | None:
     """Run a notification's receivers again (``replay=True``) and record the attempt.
 
     The one replay rule for the admin, the REST API and the command. None when it
     could not be claimed: it is being dispatched right now (two operators, a double
-    submit), or, with ``only_failed``, it is no longer failed.
+    submit), or, with ``only_failed``, it is no longer failed, or, with ``attempts``,
+    another dispatch was recorded since the caller read that many (so a request sent
+    twice replays once, however far apart).
     """
     eligible = Q(processing_state=ProcessingState.FAILED) if only_failed else Q()
     return claim_and_dispatch(
         notification_id,
-        using=using or router.db_for_write(Notification),
+        attempts,
+        using or router.db_for_write(Notification),
         eligible=eligible,
         trigger=Trigger.REPLAY,
         skip_locked=True,

@@ -358,3 +358,19 @@ def test_logging_names_the_outcome(post: Any, caplog: Any) -> None:
         post(payload("01"))
     outcomes = [r.outcome for r in caplog.records if hasattr(r, "outcome")]
     assert outcomes == ["stored", "duplicate"]
+
+
+def test_an_api_replay_resent_with_the_attempts_it_read_runs_once(
+    admin_client: Client, recorder: Any
+) -> None:
+    notification = _stored("resent", processing_state=ProcessingState.FAILED, attempts=1)
+    rec = recorder()
+    url = reverse("bw_notifications_api:notification-replay", args=[notification.pk])
+    assert admin_client.post(f"{url}?attempts=1").status_code == 200
+    again = admin_client.post(f"{url}?attempts=1")  # the same request, sent twice
+    assert again.status_code == 409
+    assert "dispatched again since" in again.json()["detail"]
+    assert admin_client.post(f"{url}?attempts=x").status_code == 400
+    assert len(rec.calls) == 1
+    assert admin_client.post(url).status_code == 200  # without it: a new replay
+    assert len(rec.calls) == 2

@@ -138,7 +138,9 @@ class Replay(APIView):
     """Fire a notification's signals again and record the outcome (``replay=True``).
 
     409 when the notification is being dispatched at that moment (another operator, a
-    double submit, a worker): it runs once, never twice at once.
+    double submit, a worker): it runs once, never twice at once. With ``attempts`` (the
+    ``attempts`` value you last read, as a query parameter), it is replayed only if no
+    other dispatch happened since, else 409: a resubmitted request replays once.
     """
 
     serializer_class = ReplayResultSerializer
@@ -149,12 +151,18 @@ class Replay(APIView):
 
     def post(self, request: Request, pk: int, **kwargs: Any) -> Response:
         notification = generics.get_object_or_404(Notification.objects.all(), pk=pk)
-        outcome = replay(notification.pk)
+        expected = request.query_params.get("attempts")
+        if expected is not None and not expected.isdigit():
+            raise ValidationError({"attempts": "a whole number: the attempts you last read"})
+        outcome = replay(notification.pk, attempts=int(expected) if expected is not None else None)
         if outcome is None:
-            return Response(
-                {"detail": "This notification is being dispatched right now; try again later."},
-                status=status.HTTP_409_CONFLICT,
+            detail = (
+                "This notification was dispatched again since it had that many attempts, "
+                "or is being dispatched right now."
+                if expected is not None
+                else "This notification is being dispatched right now; try again later."
             )
+            return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
         result = {
             "notification": notification.pk,
             "succeeded": outcome.succeeded,
