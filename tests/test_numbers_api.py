@@ -248,7 +248,9 @@ def test_get_order_reads_each_supported_order_type(fake_bandwidth: Any) -> None:
     assert (portin.status, portin.customer_order_id) == ("FOC", "port-9")
     assert portin.telephone_numbers == ("9195550001",)
     assert (disconnect.status, disconnect.order_id) == ("FAILED", "d-1")
-    assert disconnect.telephone_numbers == ("9192755378",)
+    # FAILED: nothing was disconnected (the number was only asked for), and why.
+    assert disconnect.telephone_numbers == ()
+    assert disconnect.message == "5006: not associated with your account"
 
 
 def test_get_order_of_an_unsupported_type_says_so_without_calling(fake_bandwidth: Any) -> None:
