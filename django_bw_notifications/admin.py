@@ -37,7 +37,7 @@ from .admin_filters import (
     SubscriptionFilter,
 )
 from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
-from .parsing import pretty_xml, to_e164
+from .parsing import pretty_xml
 from .scheduling import replay
 
 #: Telephone numbers shown per page of a notification's detail.
@@ -93,6 +93,21 @@ class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_superuser)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # No stored value can contain NUL, and PostgreSQL refuses it in a query (a 500):
+        # say so and show the list unfiltered.
+        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            self.message_user(
+                request,
+                "A filter or search held a NUL character, which no notification contains; "
+                "the filters were cleared.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Notification)
@@ -212,10 +227,9 @@ class NotificationAdmin(_ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        numbers = {term, to_e164(term)} - {""}
         notification_ids = list(
-            # A number with an E.164 form is found by it; one without, as sent.
-            TelephoneNumber.objects.filter(Q(e164__in=numbers) | Q(e164="", number__in=numbers))
+            # A number typed any way (919-555-0177, +1 919 555 0177…): the model's rule.
+            TelephoneNumber.objects.typed_as(term)
             .values_list("notification_id", flat=True)
             .distinct()
         )

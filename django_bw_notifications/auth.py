@@ -53,6 +53,15 @@ def credentials_accepted(header: str | None, credentials: Sequence[tuple[str, st
     return accepted
 
 
+def presented_username(header: str | None) -> str | None:
+    """The username of a Basic ``Authorization`` header (for logs), None when unreadable.
+
+    The password is never returned.
+    """
+    decoded = _decode_basic(header)
+    return decoded[0] if decoded is not None else None
+
+
 def challenge(realm: str) -> str:
     """The ``WWW-Authenticate`` value for ``realm`` (quotes and backslashes escaped)."""
     quoted = realm.replace("\\", "\\\\").replace('"', '\\"')

@@ -6,11 +6,14 @@ new ones, and a notification must never be refused for a name we do not know yet
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from .catalog import status_tone
-from .parsing import MAX_LENGTHS
+from .parsing import MAX_LENGTHS, typed_number_forms
 
 
 class ProcessingState(models.TextChoices):
@@ -33,6 +36,52 @@ class Source(models.TextChoices):
 
     DELIVERY = "delivery", "Delivered by Bandwidth"
     RECONCILED = "reconciled", "Reconciled from the Numbers API"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    """How notifications are found: the admin, the REST API and the commands ask here."""
+
+    def with_number(self, typed: str) -> NotificationQuerySet:
+        """Those listing a telephone number typed any way (``919-555-0177``,
+        ``+1 919 555 0177``, ``19195550177``…; see ``parsing.typed_number_forms``)."""
+        listing = TelephoneNumber.objects.using(self.db).typed_as(typed)
+        return self.filter(pk__in=listing.values("notification_id"))
+
+    def failed(self) -> NotificationQuerySet:
+        """Those whose last dispatch had a receiver raise."""
+        return self.filter(processing_state=ProcessingState.FAILED)
+
+    def stuck(self, older_than: float) -> NotificationQuerySet:
+        """Those whose dispatch has not finished ``older_than`` seconds on: pending ones
+        that arrived before then, and ones left ``processing`` (by an earlier version, or a
+        host's own queue) whose last attempt began before then. Oldest first."""
+        return self.filter(stuck_since(timezone.now() - timedelta(seconds=older_than))).order_by(
+            "received_at", "id"
+        )
+
+
+def stuck_since(cutoff: datetime) -> Q:
+    """The condition of :meth:`NotificationQuerySet.stuck` at ``cutoff`` (the sweeper
+    claims with it, so a notification finished meanwhile is not taken)."""
+    return (
+        Q(processing_state=ProcessingState.PENDING, received_at__lt=cutoff)
+        | Q(processing_state=ProcessingState.PROCESSING, last_attempt_at__lt=cutoff)
+        | Q(
+            processing_state=ProcessingState.PROCESSING,
+            last_attempt_at__isnull=True,
+            received_at__lt=cutoff,
+        )
+    )
+
+
+class TelephoneNumberQuerySet(models.QuerySet["TelephoneNumber"]):
+    """How listed numbers are found."""
+
+    def typed_as(self, typed: str) -> TelephoneNumberQuerySet:
+        """The numbers matching what a person typed, in any of its stored forms: by E.164
+        when the number has one (indexed), as sent otherwise (indexed too)."""
+        forms = sorted(typed_number_forms(typed))
+        return self.filter(Q(e164__in=forms) | Q(e164="", number__in=forms))
 
 
 class Notification(models.Model):
@@ -116,6 +165,8 @@ class Notification(models.Model):
         blank=True, help_text="Receivers that raised on the last dispatch, with tracebacks."
     )
 
+    objects = NotificationQuerySet.as_manager()
+
     class Meta:
         ordering = ("-received_at", "-id")
         # Declared here rather than with db_index/unique on the fields: on PostgreSQL
@@ -188,6 +239,8 @@ class TelephoneNumber(models.Model):
     #: ``+1`` added to 10-digit NANP numbers, ``+…`` kept, else empty.
     e164 = models.CharField(max_length=16, blank=True, verbose_name="E.164")
     kind = models.CharField(max_length=16, choices=Kind.choices)
+
+    objects = TelephoneNumberQuerySet.as_manager()
 
     class Meta:
         ordering = ("id",)

@@ -43,6 +43,7 @@ __all__ = [
     "parse_xml",
     "pretty_xml",
     "to_e164",
+    "typed_number_forms",
 ]
 
 
@@ -171,6 +172,32 @@ def to_e164(number: str) -> str:
     ):
         return number
     return ""
+
+
+#: What people put between a number's digits: spaces, dashes, dots, slashes, brackets.
+_NUMBER_PUNCTUATION = str.maketrans("", "", " \t-./()\u00a0")
+
+
+def typed_number_forms(typed: str) -> frozenset[str]:
+    """The stored forms a telephone number typed by a person can have.
+
+    ``919-555-0177``, ``(919) 555-0177``, ``+1 919 555 0177``, ``19195550177`` and
+    ``9195550177`` all give ``+19195550177`` (how a NANP number is stored in ``e164``);
+    ``+44 20 7946 0958`` gives ``+442079460958``. The text without its punctuation is
+    included too, for numbers stored without an E.164 form (matched as sent).
+    """
+    text = typed.strip()
+    compact = text.translate(_NUMBER_PUNCTUATION)
+    forms = {text, compact}
+    digits = compact.removeprefix("+")
+    if digits.isdigit() and digits.isascii():
+        if compact.startswith("+"):
+            forms.add(to_e164(compact))
+        elif len(digits) == 11 and digits.startswith("1"):
+            forms.add(to_e164(digits[1:]))
+        else:
+            forms.add(to_e164(digits))
+    return frozenset(forms - {""})
 
 
 def decode_body(body: bytes) -> str:

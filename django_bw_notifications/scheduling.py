@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
@@ -30,7 +30,7 @@ from django.utils.module_loading import import_string
 
 from .conf import app_settings
 from .dispatch import DispatchOutcome, Trigger, claim_and_dispatch
-from .models import Notification, ProcessingState
+from .models import Notification, ProcessingState, stuck_since
 
 __all__ = ["INLINE", "SweepReport", "after_store", "enqueuer", "mode", "replay", "stuck", "sweep"]
 
@@ -150,28 +150,8 @@ def replay(
 
 
 def stuck(older_than: float, using: str | None = None) -> QuerySet[Notification]:
-    """Notifications whose dispatch has not finished ``older_than`` seconds on.
-
-    Pending ones that arrived before then, and ones left ``processing`` (by an earlier
-    version, or a host's own queue) whose last attempt began before then.
-    """
-    return (
-        Notification.objects.using(using or router.db_for_read(Notification))
-        .filter(_stuck_since(timezone.now() - timedelta(seconds=older_than)))
-        .order_by("received_at", "id")
-    )
-
-
-def _stuck_since(cutoff: datetime) -> Q:
-    return (
-        Q(processing_state=ProcessingState.PENDING, received_at__lt=cutoff)
-        | Q(processing_state=ProcessingState.PROCESSING, last_attempt_at__lt=cutoff)
-        | Q(
-            processing_state=ProcessingState.PROCESSING,
-            last_attempt_at__isnull=True,
-            received_at__lt=cutoff,
-        )
-    )
+    """What the sweeper takes: ``Notification.objects.stuck(older_than)``."""
+    return Notification.objects.using(using or router.db_for_read(Notification)).stuck(older_than)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +175,7 @@ def sweep(older_than: float, using: str | None = None) -> SweepReport:
     db = using or router.db_for_write(Notification)
     dispatched = failed = skipped = 0
     # Claimed again under the same condition: one finished elsewhere since is skipped.
-    still_stuck = _stuck_since(timezone.now() - timedelta(seconds=older_than))
+    still_stuck = stuck_since(timezone.now() - timedelta(seconds=older_than))
     # The ids first: each dispatch is a transaction of its own.
     for pk in list(stuck(older_than, db).values_list("pk", flat=True)):
         outcome = claim_and_dispatch(

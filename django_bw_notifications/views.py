@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,7 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import pipeline
 from .accounts import endpoint
 from .addresses import client_address, is_allowed
-from .auth import challenge, credentials_accepted
+from .auth import challenge, credentials_accepted, presented_username
 from .conf import SECRET_HEADERS, app_settings
 from .delivery import Delivery
 from .models import Notification
@@ -199,12 +200,13 @@ def _gatekeep(
     _authorization_watch.observe(has_header)
     if credentials_accepted(request.META.get("HTTP_AUTHORIZATION"), credentials):
         return None
-    # Normal traffic: Bandwidth's first request never carries credentials.
-    logger.debug(
-        "401 challenge to %s (Authorization header %s)",
-        remote_addr,
-        "present" if has_header else "absent",
-    )
+    if has_header:
+        # Credentials were sent and refused: a botched rotation loses every delivery,
+        # so this is worth a WARNING (once a minute per username and address).
+        _refusals.observe(presented_username(request.META.get("HTTP_AUTHORIZATION")), remote_addr)
+    else:
+        # Normal traffic: Bandwidth's first request never carries credentials.
+        logger.debug("401 challenge to %s (no Authorization header)", remote_addr)
     response = _text(401, "Authentication required.")
     response["WWW-Authenticate"] = challenge(app_settings.REALM)
     return response
@@ -316,6 +318,43 @@ class _AuthorizationWatch:
 
 
 _authorization_watch = _AuthorizationWatch()
+
+
+class _RefusalLog:
+    """WARNING for refused credentials, at most once a minute per username and address
+    (a sender retrying a wrong password must not flood the log); the lines in between
+    are counted in the next one. The password never appears."""
+
+    interval = 60.0
+    _max_keys = 1000
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str | None, str | None], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, username: str | None, address: str | None) -> None:
+        key = (username, address)
+        now = time.monotonic()
+        with self._lock:
+            last, suppressed = self._last.get(key, (float("-inf"), 0))
+            if now - last < self.interval:
+                self._last[key] = (last, suppressed + 1)
+                return
+            if len(self._last) >= self._max_keys:
+                self._last.clear()
+            self._last[key] = (now, 0)
+        logger.warning(
+            "401: refused credentials for username %r from %s%s. If Bandwidth sends them, "
+            "its subscription's CallbackCredentials and this endpoint's BASIC_AUTH differ, "
+            "and every notification is being lost (rotate with both pairs configured).",
+            username if username is not None else "(unreadable header)",
+            address,
+            f" ({suppressed} more since the last such line)" if suppressed else "",
+            extra={"username": username, "remote_addr": address},
+        )
+
+
+_refusals = _RefusalLog()
 
 
 #: The view ``django_bw_notifications.urls`` routes to. ``WebhookView.as_view()`` is the

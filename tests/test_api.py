@@ -286,6 +286,10 @@ def test_openapi_schema_describes_every_path(admin_api: APIClient) -> None:
     }
     operations = [op for item in schema["paths"].values() for op in item.values()]
     assert len({op["operationId"] for op in operations}) == len(operations) == 4
+    replayed = schema["paths"]["/notifications/{id}/replay/"]["post"]
+    assert "requestBody" not in replayed  # a bare POST
+    answer = replayed["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "receivers_called" in str(answer) or "$ref" in str(answer)
     listed = schema["paths"]["/notifications/"]["get"]["parameters"]
     from django_bw_notifications.api.filters import PARAMETERS
 
@@ -308,5 +312,27 @@ def test_timeline_refuses_nul(admin_api: APIClient) -> None:
     assert admin_api.get(TIMELINE, {"order_id": "a\x00"}).status_code == 400
 
 
-def test_bad_cursor_is_a_404_not_a_500(admin_api: APIClient, story: list[Notification]) -> None:
-    assert admin_api.get(LIST, {"cursor": "not-a-cursor"}).status_code == 404
+def test_bad_cursor_is_a_400_not_a_500(admin_api: APIClient, story: list[Notification]) -> None:
+    assert admin_api.get(LIST, {"cursor": "not-a-cursor"}).status_code == 400
+
+
+def test_api_polish_root_cursor_and_bare_replay(
+    story: list[Notification], staff: Callable[..., APIClient]
+) -> None:
+    import base64
+
+    client = staff("view_notification", "replay_notification")
+    root = client.get(reverse("bw_notifications_api:root"))
+    assert root.status_code == 200
+    assert root.json()["notifications"].endswith(LIST)
+    for forged in ("not-base64!", base64.b64encode(b"p=not-a-time").decode()):
+        refused = client.get(LIST, {"cursor": forged})
+        assert refused.status_code == 400
+        assert "cursor" in refused.json()
+    # A real cursor still works.
+    next_page = client.get(LIST).json()["next"]
+    if next_page:
+        assert client.get(next_page).status_code == 200
+    page = client.get(replay(story[0].pk), HTTP_ACCEPT="text/html").content.decode()
+    assert 'name="receivers_called"' not in page  # no form made of the answer's fields
+    assert "``" not in page

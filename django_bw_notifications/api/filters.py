@@ -17,7 +17,6 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.exceptions import ValidationError
 
 from ..models import Notification, ProcessingState, Source, TelephoneNumber
-from ..parsing import to_e164
 
 #: Exact-match parameters: query parameter -> model field.
 EXACT = {
@@ -91,10 +90,8 @@ def filter_notifications(
         if not number:
             errors["telephone_number"] = "give a number, e.g. 9195551234 or +19195551234"
         else:
-            forms = {number, to_e164(number)} - {""}
-            matching = TelephoneNumber.objects.filter(
-                Q(e164__in=forms) | Q(e164="", number__in=forms)
-            ).values("notification_id")
+            # Typed any way (919-555-0177, +1 919 555 0177…): the model's rule.
+            matching = TelephoneNumber.objects.typed_as(number).values("notification_id")
             conditions &= Q(pk__in=matching)
 
     for name, lookup in (("received_after", "gte"), ("received_before", "lt")):

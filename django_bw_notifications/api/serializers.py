@@ -35,7 +35,7 @@ _SUMMARY_FIELDS = (
 
 
 class TelephoneNumberSerializer(serializers.ModelSerializer[TelephoneNumber]):
-    """One number: as sent, in E.164 form (``""`` when it has none), and its list."""
+    """One number: as sent, in E.164 form (empty when it has none), and its list."""
 
     class Meta:
         model = TelephoneNumber

@@ -1,6 +1,7 @@
 """Include with ``path("<anything>/", include("django_bw_notifications.api.urls"))``.
 
-URL names (namespace ``bw_notifications_api``): ``notification-list``,
+URL names (namespace ``bw_notifications_api``): ``root`` (the endpoints by name),
+``notification-list``,
 ``notification-detail``, ``notification-replay``, ``order-timeline``, and ``schema``
 (OpenAPI as JSON; with the ``api`` extra installed).
 """
@@ -27,6 +28,7 @@ class _ReadPermission(BasePermission):
 
 
 urlpatterns = [
+    path("", views.ApiRoot.as_view(), name="root"),
     path("notifications/", views.NotificationList.as_view(), name="notification-list"),
     path("notifications/<int:pk>/", views.NotificationDetail.as_view(), name="notification-detail"),
     path("notifications/<int:pk>/replay/", views.Replay.as_view(), name="notification-replay"),

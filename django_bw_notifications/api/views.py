@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db.models import QuerySet
+from django.urls import NoReverseMatch
+from django.utils.dateparse import parse_datetime
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
@@ -74,6 +78,22 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = None
 
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A cursor this API did not give (forged, truncated, edited) is a 400 naming
+        the parameter, never a 404 or, for a position that is not a time, a 500."""
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": "not a cursor this API gave"}) from None
+        if cursor is not None and cursor.position is not None:
+            try:
+                valid = parse_datetime(str(cursor.position)) is not None
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValidationError({"cursor": "not a cursor this API gave"})
+        return cursor
+
 
 class OldestFirst(NewestFirst):
     """An order's timeline reads in the order things happened."""
@@ -82,7 +102,7 @@ class OldestFirst(NewestFirst):
 
 
 class NotificationList(generics.ListAPIView[Notification]):
-    """Notifications, newest first, filtered by the query parameters in ``filters``."""
+    """Notifications, newest first, filtered by the query parameters below."""
 
     serializer_class = NotificationSummarySerializer
     pagination_class = NewestFirst
@@ -107,7 +127,7 @@ class NotificationDetail(generics.RetrieveAPIView[Notification]):
 
 
 class OrderTimeline(generics.ListAPIView[Notification]):
-    """Every notification of one order, oldest first: ``?order_id=…[&order_type=…]``."""
+    """Every notification of one order, oldest first: ?order_id=…, optionally &order_type=…"""
 
     serializer_class = NotificationSummarySerializer
     pagination_class = OldestFirst
@@ -134,17 +154,56 @@ class OrderTimeline(generics.ListAPIView[Notification]):
         return queryset
 
 
-class Replay(APIView):
-    """Fire a notification's signals again and record the outcome (``replay=True``).
+class _ReplaySchema(AutoSchema):
+    """A bare POST that answers a ReplayResult."""
 
-    409 when the notification is being dispatched at that moment (another operator, a
-    double submit, a worker): it runs once, never twice at once. With ``attempts`` (the
-    ``attempts`` value you last read, as a query parameter), it is replayed only if no
-    other dispatch happened since, else 409: a resubmitted request replays once.
+    def get_request_body(self, path: str, method: str) -> dict[str, Any]:
+        return {}  # nothing to send
+
+    def get_response_serializer(self, path: str, method: str) -> ReplayResultSerializer:
+        return ReplayResultSerializer()
+
+    def get_responses(self, path: str, method: str) -> dict[str, Any]:
+        # DRF documents a POST as 201; a replay creates nothing and answers 200 or 409.
+        documented = super().get_responses(path, method)
+        return {
+            "200": next(iter(documented.values())),
+            "409": {"description": "Being dispatched right now, or dispatched since ?attempts"},
+        }
+
+
+class ApiRoot(APIView):
+    """The API's endpoints, by name."""
+
+    schema = None  # a map of the others, not an operation of its own
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        namespace = request.resolver_match.namespace if request.resolver_match else ""
+        prefix = f"{namespace}:" if namespace else ""
+        links = {
+            "notifications": reverse(f"{prefix}notification-list", request=request),
+            "timeline": reverse(f"{prefix}order-timeline", request=request),
+        }
+        with contextlib.suppress(NoReverseMatch):  # the schema needs the api extra
+            links["schema"] = reverse(f"{prefix}schema", request=request)
+        return Response(links)
+
+
+class Replay(APIView):
+    """Fire a notification's signals again (receivers get replay=True) and record it.
+
+    A bare POST. 409 when the notification is being dispatched at that moment (another
+    operator, a double submit, a worker): it runs once, never twice at once. With
+    ?attempts=N (the attempts value you last read) it is replayed only if no other
+    dispatch happened since, else 409, so a resent request replays once.
     """
 
-    serializer_class = ReplayResultSerializer
-    schema = AutoSchema(operation_id_base="NotificationReplay")
+    # No serializer_class: the browsable API would offer the result's fields as a form.
+    # A replay is a bare POST; the schema still documents what it answers.
+    schema = _ReplaySchema(operation_id_base="NotificationReplay")
 
     def get_permissions(self) -> list[BasePermission]:
         return replay_permissions()

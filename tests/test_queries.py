@@ -1,0 +1,115 @@
+"""How people find notifications: a number typed any way, and refused credentials seen."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from django_bw_notifications.models import Notification
+from django_bw_notifications.parsing import typed_number_forms
+from django_bw_notifications.testing import build_order_notification
+
+from .conftest import basic
+
+pytestmark = pytest.mark.django_db
+
+TYPED = [
+    "919-555-0177",
+    "(919) 555-0177",
+    "+1 919 555 0177",
+    "19195550177",
+    "9195550177",
+    "919.555.0177",
+]
+
+
+@pytest.fixture
+def stored(deliver: Any) -> dict[str, Notification]:
+    return {
+        "legacy": deliver(build_order_notification(order_id="legacy", numbers=["9195550177"])),
+        "e164": deliver(
+            build_order_notification(
+                order_id="e164",
+                numbers=["+19195550177"],
+                last_modified_date="2026-01-01T00:00:00.000Z",
+            )
+        ),
+        "other": deliver(build_order_notification(order_id="other", numbers=["9195550999"])),
+        "uk": deliver(build_order_notification(order_id="uk", numbers=["+442079460958"])),
+    }
+
+
+@pytest.mark.parametrize("typed", TYPED)
+def test_a_number_typed_any_way_finds_both_stored_forms(
+    stored: dict[str, Notification], typed: str
+) -> None:
+    found = set(Notification.objects.with_number(typed).values_list("order_id", flat=True))
+    assert found == {"legacy", "e164"}
+
+
+def test_an_international_number_typed_with_spaces(stored: dict[str, Notification]) -> None:
+    assert list(
+        Notification.objects.with_number("+44 20 7946 0958").values_list("order_id", flat=True)
+    ) == ["uk"]
+    assert typed_number_forms("  ") == frozenset()
+
+
+@pytest.mark.parametrize("typed", ["919-555-0177", "+1 919 555 0177"])
+def test_admin_search_and_api_filter_take_typed_numbers(
+    stored: dict[str, Notification], admin_client: Client, typed: str
+) -> None:
+    listing = admin_client.get(
+        reverse("admin:bw_notifications_notification_changelist"), {"q": typed}
+    )
+    shown = {n.order_id for n in listing.context["cl"].result_list}
+    assert shown == {"legacy", "e164"}
+    api = admin_client.get(
+        reverse("bw_notifications_api:notification-list"), {"telephone_number": typed}
+    )
+    assert {row["order_id"] for row in api.json()["results"]} == {"legacy", "e164"}
+
+
+def test_refused_credentials_are_a_warning_once_a_minute_without_the_password(
+    post: Any, caplog: Any
+) -> None:
+    from django_bw_notifications import views
+
+    views._refusals._last.clear()
+    with caplog.at_level(logging.DEBUG, logger="django_bw_notifications"):
+        for _ in range(3):
+            assert post(b"<x/>", auth=basic("bandwidth", "the-old-password-xyz")).status_code == 401
+        assert post(b"<x/>", auth=None).status_code == 401
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "refused credentials" in r.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "'bandwidth'" in warnings[0].getMessage()
+    assert "the-old-password-xyz" not in caplog.text
+    # The request without credentials is Bandwidth's normal first one: DEBUG only.
+    assert any(
+        r.levelno == logging.DEBUG and "no Authorization header" in r.getMessage()
+        for r in caplog.records
+    )
+    views._refusals._last[("bandwidth", "127.0.0.1")] = (float("-inf"), 2)  # a minute later
+    with caplog.at_level(logging.WARNING, logger="django_bw_notifications"):
+        post(b"<x/>", auth=basic("bandwidth", "the-old-password-xyz"))
+    assert "(2 more since the last such line)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "params", [{"status": "a\x00b"}, {"q": "\x00"}, {"subscription_id": "\x00"}]
+)
+def test_a_nul_in_the_admins_filters_is_a_message_not_a_500(
+    stored: dict[str, Notification], admin_client: Client, params: dict[str, str]
+) -> None:
+    url = reverse("admin:bw_notifications_notification_changelist")
+    response = admin_client.get(url, params, follow=True)
+    assert response.status_code == 200
+    assert "NUL character" in response.content.decode()
+    assert len(response.context["cl"].result_list) == 4  # shown unfiltered
