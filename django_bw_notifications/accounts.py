@@ -308,17 +308,15 @@ def account_problems(name: object, entry: object) -> list[str]:
 
 def _basic_auth(entry: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     # An account's own pairs when it sets BASIC_AUTH (even empty), else the global ones.
-    # A malformed list (system check E001 or E012) keeps only its well-formed pairs,
-    # and with none it fails closed: a pair nobody knows, never "no authentication".
+    # (The global one unset or None reads as ().)
     pairs = entry.get("BASIC_AUTH", app_settings.BASIC_AUTH)
-    if not pairs:
-        return ()
-    usable = tuple(
-        (str(pair[0]), str(pair[1]))
-        for pair in (pairs if isinstance(pairs, (list, tuple)) else ())
-        if isinstance(pair, (list, tuple)) and len(pair) == 2
-    )
-    return usable or _NOBODY
+    if isinstance(pairs, (list, tuple)) and not pairs:
+        return ()  # no authentication, as configured (checks W001/E009 say so)
+    if not is_credential_list(pairs):
+        # Malformed (checks E001/E012; gunicorn runs no checks): an empty password from
+        # an unset environment variable, None, a bare string. Fail closed, never open.
+        return _NOBODY
+    return tuple((str(username), str(password)) for username, password in pairs)
 
 
 #: The credentials of an endpoint whose setting is malformed: nobody can present them.

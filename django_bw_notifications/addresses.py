@@ -74,13 +74,27 @@ def parse_networks(allowed: Sequence[str]) -> list[_Network]:
 
     Raises ``ValueError`` naming the first entry that is neither.
     """
-    networks = []
+    networks: list[_Network] = []
     for entry in allowed:
         try:
-            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+            network = ipaddress.ip_network(str(entry).strip(), strict=False)
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or network") from None
+        networks.append(_unmapped(network))
     return networks
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _unmapped(network: _Network) -> _Network:
+    # Addresses are compared in their plain form (normalise_address), so an entry
+    # written IPv4-mapped (::ffff:203.0.113.0/120) becomes 203.0.113.0/24.
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
+    return network
 
 
 @lru_cache(maxsize=8)

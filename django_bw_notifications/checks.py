@@ -40,12 +40,22 @@ def _no_credentials(level: type[Warning | Error], check_id: str, where: str) -> 
             "CallbackCredentials.",
             id=check_id,
         )
+    if where == "the plain endpoint":
+        hint = (
+            "No account is named 'default', so the plain endpoint takes "
+            "BW_NOTIFICATIONS_BASIC_AUTH: set a pair there, or name an account 'default' "
+            "and give it a BASIC_AUTH pair."
+        )
+    else:
+        hint = (
+            "Give the account a BASIC_AUTH pair with a long random password (or set "
+            "BW_NOTIFICATIONS_BASIC_AUTH for every endpoint), and the same pair to "
+            "Bandwidth as the subscription's CallbackCredentials."
+        )
     return level(
         f"{where} accepts anyone: it has no credentials (its account sets no BASIC_AUTH "
         "pair and BW_NOTIFICATIONS_BASIC_AUTH is empty, or its account sets an empty one).",
-        hint="Give the account a BASIC_AUTH pair with a long random password (or set "
-        "BW_NOTIFICATIONS_BASIC_AUTH for every endpoint), and the same pair to Bandwidth "
-        "as the subscription's CallbackCredentials.",
+        hint=hint,
         id=check_id,
     )
 
@@ -55,14 +65,17 @@ def _unprotected_endpoints() -> list[str]:
     return [e.label for e in endpoints() if not e.credentials]
 
 
-def _credential_lists() -> list[tuple[str, Sequence[tuple[str, str]]]]:
+def _credential_lists(*, in_use: bool = False) -> list[tuple[str, Sequence[tuple[str, str]]]]:
     """Every well-formed credential list with the setting it comes from.
 
     The global one, then each account's own; malformed ones are E001's and E012's.
+    ``in_use``: the global one only when some endpoint accepts it (an endpoint whose
+    account sets no BASIC_AUTH of its own).
     """
     lists: list[tuple[str, Sequence[tuple[str, str]]]] = []
     value = _setting("BASIC_AUTH")
-    if value not in (_MISSING, None) and is_credential_list(value):
+    global_used = any(e.credentials_setting == PREFIX + "BASIC_AUTH" for e in endpoints())
+    if value not in (_MISSING, None) and is_credential_list(value) and (global_used or not in_use):
         lists.append((PREFIX + "BASIC_AUTH", value))
     for name, entry in app_settings.ACCOUNTS.items():
         if isinstance(entry, dict) and "BASIC_AUTH" in entry:
@@ -265,12 +278,12 @@ _MIN_PASSWORD_LENGTH = 16
 def check_deploy_credentials(**kwargs: Any) -> list[CheckMessage]:
     """E009: an endpoint without credentials in production; W006 short and W007
     placeholder passwords, in every endpoint's credentials."""
-    if not settings.DEBUG:
-        unprotected = _unprotected_endpoints()
-        if unprotected:
-            return [_no_credentials(Error, "bw_notifications.E009", w) for w in unprotected]
     messages: list[CheckMessage] = []
-    for where, pairs in _credential_lists():
+    if not settings.DEBUG:
+        messages += [
+            _no_credentials(Error, "bw_notifications.E009", w) for w in _unprotected_endpoints()
+        ]
+    for where, pairs in _credential_lists(in_use=True):
         for index, (username, password) in enumerate(pairs):
             if len(password) < _MIN_PASSWORD_LENGTH:
                 messages.append(

@@ -235,12 +235,14 @@ class NumbersClient:
 
     def list_subscriptions(self) -> list[Subscription]:
         """Every subscription of the account."""
-        root = self._call("GET", "/subscriptions")
+        root = self._call("GET", "/subscriptions", expect=("Subscriptions", "Subscription"))
         return [_subscription(element) for element in _all(root, "Subscription")]
 
     def get_subscription(self, subscription_id: str) -> Subscription:
         """One subscription, with its latest delivery status and time left."""
-        root = self._call("GET", f"/subscriptions/{_segment(subscription_id)}")
+        root = self._call(
+            "GET", f"/subscriptions/{_segment(subscription_id)}", expect=("Subscription",)
+        )
         found = _all(root, "Subscription")
         if not found:
             raise BandwidthAPIError(
@@ -289,17 +291,21 @@ class NumbersClient:
                 f"Bandwidth's answer for {path_type} {order_id} is not XML",
                 status=response.status_code,
             )
+        if _carries_error(root, ("OrderStatus", "ProcessingStatus")):
+            raise _error(f"GET /{path_type}/{order_id}", response)
         return reader(root, order_id, response.text)
 
     # HTTP ---------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str) -> Element:
+    def _call(self, method: str, path: str, *, expect: tuple[str, ...] = ()) -> Element:
         response = self._send(method, path)
         root = _parse(response.text)
         if root is None:
             raise BandwidthAPIError(
                 f"Bandwidth's answer to {method} {path} is not XML", status=response.status_code
             )
+        if _carries_error(root, expect):
+            raise _error(f"{method} {path}", response)
         return root
 
     def _send(
@@ -452,6 +458,22 @@ def _refusal_in(root: Element) -> bool:
             if code and code != "0":
                 return True
     return False
+
+
+_ERROR_ELEMENTS = frozenset({"error", "errors", "errorcode", "errorlist", "responsestatus"})
+
+
+def _carries_error(root: Element, expected: tuple[str, ...]) -> bool:
+    """True for a success answer that holds none of the ``expected`` elements but an
+    error (``Errors/Error``, ``SearchResult/Error``…): an error sent with HTTP 200. An
+    answer that holds what was asked for is its state, errors included (a FAILED order
+    lists its ``ErrorList``)."""
+    if not expected:
+        return False
+    names = {_local_name(element.tag) for element in root.iter()}
+    if names & set(expected):
+        return False
+    return bool({name.casefold() for name in names} & _ERROR_ELEMENTS)
 
 
 def _parse(text: str) -> Element | None:

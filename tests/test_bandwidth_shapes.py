@@ -134,6 +134,8 @@ def test_every_order_shape_reads_right(
         ("error_response_status", 400, "12016", "Account '9900001' is not enabled"),
         ("error_response_status", 200, "12016", "Account '9900001' is not enabled"),
         ("error_errors", 400, "5071", "Telephone number is not available"),
+        ("error_errors", 200, "5071", "Telephone number is not available"),
+        ("error_search_result", 200, "4010", "The state abbreviation NX"),
         ("error_result_code", 200, "1", "No LOA files could be listed"),
         ("error_result_code", 400, "1", "No LOA files could be listed"),
         ("error_search_result", 400, "4010", "The state abbreviation NX"),
@@ -151,6 +153,27 @@ def test_every_error_form_keeps_its_code_and_text_even_with_200(
     assert (raised.value.status, raised.value.code) == (status, code)
     assert raised.value.description.startswith(description)
     assert f"{code}: {description}" in str(raised.value)
+
+
+def test_ensure_changes_nothing_when_the_list_is_an_error_sent_with_200(
+    fake_bandwidth: Any,
+) -> None:
+    fake_bandwidth.fail("GET", "/subscriptions$", 200, body=shape("error_errors"), times=5)
+    code, output = subscriptions("ensure")
+    assert code == 1
+    assert "5071" in output
+    assert fake_bandwidth.changes() == []  # no subscription created on a misread list
+
+
+@pytest.mark.parametrize("name", ["error_errors", "error_search_result", "error_response_status"])
+def test_an_order_answer_that_is_an_error_says_so(fake_bandwidth: Any, name: str) -> None:
+    fake_bandwidth.set_order(ACCOUNT, "portins", "p-9", shape(name))
+    with (
+        NumbersClient(get_account("default")) as client,
+        pytest.raises(BandwidthAPIError) as raised,
+    ):
+        client.get_order("portins", "p-9")
+    assert raised.value.code
 
 
 def test_a_failed_order_with_its_error_list_and_200_is_a_state_not_an_error(

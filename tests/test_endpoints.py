@@ -35,6 +35,7 @@ KINDS = {
     "account": lambda: reverse("bw_notifications:account_webhook", kwargs={"account": "east"}),
     "host-routed": lambda: reverse("hosted_webhook"),
     "subclass": lambda: reverse("subclassed_webhook"),
+    "subclass overriding dispatch": lambda: reverse("hooked_webhook"),
 }
 
 
@@ -144,12 +145,30 @@ def test_endpoints_lists_the_plain_one_and_each_accounts(configured: None) -> No
     assert "east" in east.label
 
 
-def test_a_malformed_credential_setting_fails_closed(settings: Any, post: Any) -> None:
-    settings.BW_NOTIFICATIONS_BASIC_AUTH = "bandwidth:password"  # E001 says so at startup
+@pytest.mark.parametrize(
+    "value",
+    ["bandwidth:password", [("bandwidth", "")], [("", "")], [("bandwidth", None)], [("b",)]],
+)
+def test_a_malformed_credential_setting_fails_closed(settings: Any, post: Any, value: Any) -> None:
+    # E001 says so at startup, but gunicorn runs no checks: an unset environment
+    # variable (an empty password) must not open the endpoint, nor accept "bandwidth:".
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = value
     plain = endpoint(None)
     assert plain is not None
     assert plain.credentials  # not "no authentication"
-    assert post(payload("01"), auth=auth(("bandwidth", "password"))).status_code == 401
+    for pair in (("bandwidth", "password"), ("bandwidth", ""), ("", ""), ("bandwidth", "None")):
+        assert post(payload("01"), auth=auth(pair)).status_code == 401
+    assert post(payload("01"), auth=None).status_code == 401
+
+
+@pytest.mark.parametrize("value", [None, [("east", "")], "east:pw"])
+def test_a_malformed_account_credential_setting_fails_closed(settings: Any, value: Any) -> None:
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"east": {"BASIC_AUTH": value}}
+    east = endpoint("east")
+    assert east is not None
+    assert east.credentials
+    response = Client().post(KINDS["account"](), payload("01"), content_type="application/xml")
+    assert response.status_code == 401
 
 
 def test_post_notification_follows_the_accounts_rule(settings: Any, recorder: Any) -> None:
@@ -222,6 +241,26 @@ def test_each_broken_endpoint_is_named(settings: Any, tmp_path: Any) -> None:
     assert "bw_notifications.E009" not in deploy  # "inherits" uses the global pair
 
 
+def test_deploy_reports_every_problem_at_once(settings: Any, tmp_path: Any) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = []
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {
+        "default": {"BASIC_AUTH": [STRONG]},
+        "east": {"BASIC_AUTH": []},
+        "west": {"BASIC_AUTH": [("w", "short")]},
+    }
+    deploy = _ids(include_deployment_checks=True)
+    assert "'east'" in deploy["bw_notifications.E009"][0]
+    assert any("ACCOUNTS['west']" in m for m in deploy["bw_notifications.W006"])
+
+
+def test_an_unused_global_pair_is_not_judged(settings: Any, tmp_path: Any) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = [("bandwidth", "short")]
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"default": {"BASIC_AUTH": [STRONG]}}
+    assert _ids(include_deployment_checks=True) == {}
+
+
 def test_an_unprotected_plain_endpoint_beside_accounts_is_named(settings: Any) -> None:
     settings.BW_NOTIFICATIONS_BASIC_AUTH = []
     settings.BW_NOTIFICATIONS_ACCOUNTS = {"east": {"BASIC_AUTH": [STRONG]}}
@@ -248,6 +287,15 @@ def test_an_unprotected_plain_endpoint_beside_accounts_is_named(settings: Any) -
 )
 def test_address_forms_proxies_write(written: str, address: str | None) -> None:
     assert normalise_address(written) == address
+
+
+def test_an_allow_list_entry_written_mapped_matches_plain_addresses(
+    settings: Any, post: Any
+) -> None:
+    settings.BW_NOTIFICATIONS_ALLOWED_IPS = ["::ffff:203.0.113.0/120"]
+    assert post(payload("01"), REMOTE_ADDR="203.0.113.9").status_code == 200
+    assert post(payload("07"), REMOTE_ADDR="::ffff:203.0.113.10").status_code == 200
+    assert post(payload("16"), REMOTE_ADDR="198.51.100.1").status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,17 @@ class HostWebhookView(WebhookView):
     """A host project's own subclass, as the README allows."""
 
 
+class DispatchHookView(WebhookView):
+    """A subclass that overrides dispatch() itself (where exemptions used to live)."""
+
+    def dispatch(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().dispatch(request, *args, **kwargs)
+        response["X-Hooked"] = "yes"
+        return response
+
+
 urlpatterns += [
     path("hosted/notifications/", WebhookView.as_view(), name="hosted_webhook"),
     path("subclassed/notifications/", HostWebhookView.as_view(), name="subclassed_webhook"),
+    path("hooked/notifications/", DispatchHookView.as_view(), name="hooked_webhook"),
 ]

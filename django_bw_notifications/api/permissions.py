@@ -19,11 +19,15 @@ class CanView(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
+        # As the admin's has_view_permission: view, or change (which implies it).
         return bool(
             user
             and user.is_active
             and user.is_staff
-            and user.has_perm("bw_notifications.view_notification")
+            and (
+                user.has_perm("bw_notifications.view_notification")
+                or user.has_perm("bw_notifications.change_notification")
+            )
         )
 
 
