@@ -36,6 +36,7 @@ from .admin_filters import (
     StatusFilter,
     SubscriptionFilter,
 )
+from .health import check_health
 from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
 from .parsing import pretty_xml
 from .scheduling import replay
@@ -321,7 +322,11 @@ class NotificationAdmin(_ReadOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {"can_replay": self.has_replay_permission(request), **(extra_context or {})}
+        context = {
+            "can_replay": self.has_replay_permission(request),
+            "health": check_health(),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, context)
 
     def replay_failed_view(self, request: HttpRequest) -> HttpResponse:

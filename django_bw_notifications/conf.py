@@ -137,6 +137,19 @@ class Settings:
         return float(self._get("TASK_RETRY_DELAY", 30))
 
     @property
+    def SILENT_AFTER(self) -> float | None:
+        """Seconds without a delivery on an endpoint before health reports it (one day);
+        None: never (an endpoint that legitimately hears nothing for days)."""
+        value = self._get("SILENT_AFTER", 24 * 3600)
+        return None if value is None else float(value)
+
+    @property
+    def STUCK_AFTER(self) -> float:
+        """Seconds after which an unfinished dispatch counts as stuck for health (15
+        minutes: three runs of a sweeper every five)."""
+        return float(self._get("STUCK_AFTER", 900))
+
+    @property
     def ACCOUNTS(self) -> dict[str, Any]:
         """Bandwidth accounts by name: API credentials, callback URL and subscriptions
         wanted, for the Numbers API client and its commands (see ``accounts``)."""

@@ -190,6 +190,8 @@ class Notification(models.Model):
                 condition=models.Q(duplicate_count__gt=0),
                 name="bw_notif_duplicated_idx",
             ),
+            # The last delivery per account, for health (one index probe per account).
+            models.Index(fields=["account", "-received_at"], name="bw_notif_account_recv_idx"),
             # Reconciled notifications are rare too; the admin and the API filter on them.
             models.Index(
                 fields=["-received_at"],

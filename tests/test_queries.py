@@ -113,3 +113,50 @@ def test_a_nul_in_the_admins_filters_is_a_message_not_a_500(
     assert response.status_code == 200
     assert "NUL character" in response.content.decode()
     assert len(response.context["cl"].result_list) == 4  # shown unfiltered
+
+
+def test_health_reports_silent_endpoints_and_stuck_notifications(
+    settings: Any, deliver: Any, admin_client: Client
+) -> None:
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    from django_bw_notifications.health import check_health
+
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"default": {}, "east": {}}
+    fresh = deliver(build_order_notification(order_id="fresh"))
+    Notification.objects.filter(pk=fresh.pk).update(account="default")
+    assert [problem for problem in check_health().problems] == [
+        "the endpoint of account 'east' has received nothing yet"
+    ]
+    east = deliver(build_order_notification(order_id="east"))
+    old = timezone.now() - timedelta(days=3)
+    Notification.objects.filter(pk=east.pk).update(account="east", received_at=old)
+    stuck = Notification.objects.create(
+        order_type="orders", fingerprint="stuck", received_at=old, account="default"
+    )
+    health = check_health()
+    assert health.stuck == 1
+    assert any("has received nothing for 3" in p for p in health.problems)
+    with pytest.raises(CommandError, match="not dispatched"):
+        call_command("bw_notifications_health", stdout=StringIO())
+    banner = admin_client.get(reverse("admin:bw_notifications_notification_changelist"))
+    assert "Needs a look" in banner.content.decode()
+    api = admin_client.get(reverse("bw_notifications_api:health")).json()
+    assert (api["ok"], api["stuck"]) == (False, 1)
+    # All well again: the sweeper ran, east heard from Bandwidth.
+    Notification.objects.filter(pk=stuck.pk).update(processing_state="processed")
+    Notification.objects.filter(pk=east.pk).update(received_at=timezone.now())
+    assert check_health().ok
+    out = StringIO()
+    call_command("bw_notifications_health", stdout=out)
+    assert "last delivery" in out.getvalue()
+    assert (
+        "Needs a look"
+        not in admin_client.get(
+            reverse("admin:bw_notifications_notification_changelist")
+        ).content.decode()
+    )

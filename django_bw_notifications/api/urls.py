@@ -2,7 +2,8 @@
 
 URL names (namespace ``bw_notifications_api``): ``root`` (the endpoints by name),
 ``notification-list``,
-``notification-detail``, ``notification-replay``, ``order-timeline``, and ``schema``
+``notification-detail``, ``notification-replay``, ``order-timeline``, ``health``, and
+``schema``
 (OpenAPI as JSON; with the ``api`` extra installed).
 """
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.NotificationDetail.as_view(), name="notification-detail"),
     path("notifications/<int:pk>/replay/", views.Replay.as_view(), name="notification-replay"),
     path("timeline/", views.OrderTimeline.as_view(), name="order-timeline"),
+    path("health/", views.Health.as_view(), name="health"),
 ]
 
 # DRF builds OpenAPI schemas only with ``uritemplate`` and ``inflection`` installed (the

@@ -18,6 +18,7 @@ from rest_framework.reverse import reverse
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
+from ..health import check_health
 from ..models import Notification
 from ..scheduling import replay
 from .filters import filter_notifications
@@ -186,10 +187,22 @@ class ApiRoot(APIView):
         links = {
             "notifications": reverse(f"{prefix}notification-list", request=request),
             "timeline": reverse(f"{prefix}order-timeline", request=request),
+            "health": reverse(f"{prefix}health", request=request),
         }
         with contextlib.suppress(NoReverseMatch):  # the schema needs the api extra
             links["schema"] = reverse(f"{prefix}schema", request=request)
         return Response(links)
+
+
+class Health(APIView):
+    """Are notifications arriving and being handled: each endpoint's last delivery, stuck
+    and failed counts, and the problems to look at (ok is false when there are any)."""
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(check_health().as_dict())
 
 
 class Replay(APIView):
