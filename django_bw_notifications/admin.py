@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from .admin_filters import (
     AccountFilter,
@@ -146,7 +146,7 @@ class NotificationAdmin(_ReadOnlyAdmin):
         "message and note text."
     )
     actions = ("replay_signals",)
-    readonly_fields = ("processing_badge", "status_badge", "last_error_text")
+    readonly_fields = ("processing_badge", "status_badge", "last_error_text", "dispatch_history")
     fieldsets = (
         (
             None,
@@ -171,7 +171,15 @@ class NotificationAdmin(_ReadOnlyAdmin):
         ),
         (
             "Processing by this project's receivers",
-            {"fields": ("processing_badge", "attempts", "last_attempt_at", "last_error_text")},
+            {
+                "fields": (
+                    "processing_badge",
+                    "attempts",
+                    "last_attempt_at",
+                    "last_error_text",
+                    "dispatch_history",
+                )
+            },
         ),
         (
             "Delivery",
@@ -215,6 +223,40 @@ class NotificationAdmin(_ReadOnlyAdmin):
         if not obj.last_error:
             return "-"
         return format_html('<pre class="bw-traceback">{}</pre>', obj.last_error)
+
+    @admin.display(description="dispatch history")
+    def dispatch_history(self, obj: Notification) -> str:
+        """Every attempt, oldest first: a later success does not hide an earlier failure."""
+        attempts = list(obj.dispatch_attempts.all())
+        if not attempts:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    attempt.number,
+                    attempt.trigger,
+                    f"{attempt.started_at:%Y-%m-%d %H:%M:%S}",
+                    attempt.outcome,
+                    attempt.receivers_called,
+                    format_html_join(
+                        "",
+                        "<details><summary>{}: {}</summary>"
+                        '<pre class="bw-traceback">{}</pre></details>',
+                        ((f["receiver"], f["error"], f["traceback"]) for f in attempt.failures),
+                    )
+                    or "-",
+                )
+                for attempt in attempts
+            ),
+        )
+        return format_html(
+            '<table class="bw-history"><thead><tr><th>#</th><th>trigger</th><th>started</th>'
+            "<th>outcome</th><th>receivers</th><th>failures</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str

@@ -12,7 +12,8 @@ a failed notification arrives, a replay, a task, the sweeper), goes through
    back, the others still run, and its traceback is recorded;
 3. records the attempt on the row (``attempts`` + 1, ``last_attempt_at``, the state and
    the errors), only if no other claimer recorded one meanwhile (on SQLite, which has no
-   row locks, this is what keeps two claimers from both committing).
+   row locks, this is what keeps two claimers from both committing), and keeps it in the
+   history (a ``DispatchAttempt``, so a later success does not erase a failure).
 
 A process killed anywhere in between rolls everything back, the receivers' database
 writes included: the row is as it was (``pending`` stays ``pending``, for the sweeper;
@@ -38,7 +39,7 @@ from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from .models import Notification, ProcessingState
+from .models import DispatchAttempt, Notification, ProcessingState
 from .signals import signals_for
 
 __all__ = [
@@ -163,6 +164,19 @@ def claim_and_dispatch(
                 # locks): undo this one whole, receivers' writes included.
                 transaction.set_rollback(True, using=db)
                 return None
+            DispatchAttempt.objects.using(db).create(
+                notification_id=notification.pk,
+                number=notification.attempts + 1,
+                trigger=str(trigger),
+                started_at=started,
+                finished_at=timezone.now(),
+                outcome=state,
+                receivers_called=outcome.receivers_called,
+                failures=[
+                    {"receiver": f.receiver, "error": f.error, "traceback": f.traceback}
+                    for f in outcome.failures
+                ],
+            )
     notification.processing_state = state
     notification.attempts += 1
     notification.last_attempt_at = started

@@ -261,6 +261,39 @@ class TelephoneNumber(models.Model):
         return self.number
 
 
+class DispatchAttempt(models.Model):
+    """One dispatch of a notification's receivers, kept after the next one: the history.
+
+    Written in the dispatch's own transaction, so an attempt killed midway (rolled back
+    whole) leaves no row, and a later success does not erase an earlier failure. Not
+    written when no receiver is connected for the notification (nothing was attempted).
+    Deleted with its notification.
+    """
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="dispatch_attempts"
+    )
+    #: 1 for the first attempt, then 2, 3… (the notification's ``attempts`` after it).
+    number = models.PositiveIntegerField()
+    #: ``first``, ``retry`` (a copy of a failed notification arrived), ``replay``,
+    #: ``task`` or ``sweep`` (see ``dispatch.Trigger``).
+    trigger = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    #: ``processed`` or ``failed``.
+    outcome = models.CharField(max_length=16, choices=ProcessingState.choices)
+    receivers_called = models.PositiveIntegerField(default=0)
+    #: ``[{"receiver", "error", "traceback"}]``, one per receiver that raised.
+    failures = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ("notification", "number")
+        indexes = [models.Index(fields=["notification", "number"], name="bw_attempt_notif_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of #{self.notification_id}: {self.outcome}"
+
+
 class RejectedDelivery(models.Model):
     """An authenticated delivery that was refused (4xx), kept for audit and recovery.
 

@@ -374,3 +374,41 @@ def test_an_api_replay_resent_with_the_attempts_it_read_runs_once(
     assert len(rec.calls) == 1
     assert admin_client.post(url).status_code == 200  # without it: a new replay
     assert len(rec.calls) == 2
+
+
+def test_every_attempt_is_kept_so_a_success_does_not_erase_a_failure(
+    deliver: Callable[..., Notification], connect: Any, admin_client: Client
+) -> None:
+    failing = [True]
+
+    def flaky(**kwargs: Any) -> None:
+        if failing[0]:
+            raise RuntimeError("CRM down")
+
+    connect(signals.notification_received, flaky)
+    notification = deliver(build_order_notification(order_id="flaky"))
+    failing[0] = False
+    outcome = scheduling.replay(notification.pk)
+    assert outcome is not None
+    assert outcome.succeeded
+    notification.refresh_from_db()
+    assert notification.last_error == ""  # the row's current state: fine now
+    history = list(notification.dispatch_attempts.values_list("number", "trigger", "outcome"))
+    assert history == [(1, "first", "failed"), (2, "replay", "processed")]
+    first = notification.dispatch_attempts.get(number=1)
+    assert first.failures[0]["error"] == "RuntimeError: CRM down"
+    assert "Traceback" in first.failures[0]["traceback"]
+    page = admin_client.get(
+        reverse("admin:bw_notifications_notification_change", args=[notification.pk])
+    ).content.decode()
+    assert "RuntimeError: CRM down" in page
+    assert "Dispatch history" in page
+    api = admin_client.get(
+        reverse("bw_notifications_api:notification-detail", args=[notification.pk])
+    ).json()
+    assert [a["outcome"] for a in api["dispatch_attempts"]] == ["failed", "processed"]
+    # Pruned with its notification.
+    notification.delete()
+    from django_bw_notifications.models import DispatchAttempt
+
+    assert DispatchAttempt.objects.count() == 0

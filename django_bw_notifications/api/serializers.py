@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..models import Notification, TelephoneNumber
+from ..models import DispatchAttempt, Notification, TelephoneNumber
 
 _SUMMARY_FIELDS = (
     "id",
@@ -54,10 +54,29 @@ class NotificationSummarySerializer(serializers.ModelSerializer[Notification]):
         read_only_fields: tuple[str, ...] = fields
 
 
+class DispatchAttemptSerializer(serializers.ModelSerializer[DispatchAttempt]):
+    """One dispatch of the receivers: when, why, and what failed (with tracebacks)."""
+
+    class Meta:
+        model = DispatchAttempt
+        fields = (
+            "number",
+            "trigger",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "receivers_called",
+            "failures",
+        )
+        read_only_fields = fields
+
+
 class NotificationDetailSerializer(NotificationSummarySerializer):
-    """One notification: the summary, its numbers, unknown elements, body and last error."""
+    """One notification: the summary, its numbers, unknown elements, body, last error and
+    every dispatch attempt."""
 
     telephone_numbers = TelephoneNumberSerializer(many=True, read_only=True)
+    dispatch_attempts = DispatchAttemptSerializer(many=True, read_only=True)
 
     class Meta(NotificationSummarySerializer.Meta):
         fields = (
@@ -66,6 +85,7 @@ class NotificationDetailSerializer(NotificationSummarySerializer):
             "extra",
             "raw_body",
             "last_error",
+            "dispatch_attempts",
         )
         read_only_fields = fields
 

@@ -117,10 +117,11 @@ class NotificationList(generics.ListAPIView[Notification]):
 
 
 class NotificationDetail(generics.RetrieveAPIView[Notification]):
-    """One notification with its telephone numbers, body and last error."""
+    """One notification with its telephone numbers, body, last error and every dispatch
+    attempt (a later success does not hide an earlier failure)."""
 
     serializer_class = NotificationDetailSerializer
-    queryset = Notification.objects.prefetch_related("telephone_numbers")
+    queryset = Notification.objects.prefetch_related("telephone_numbers", "dispatch_attempts")
     schema = AutoSchema(operation_id_base="Notification")
 
     def get_permissions(self) -> list[BasePermission]:
