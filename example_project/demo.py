@@ -42,9 +42,15 @@ def wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float = 3
     sys.exit(f"runserver did not listen on port {port} within {seconds:.0f} s")
 
 
+def samples() -> list[Path]:
+    """The sample bodies worth showing: not the documentation's templates, whose
+    placeholder values (an order type "portins | portouts | …") would pollute the list."""
+    return [path for path in sorted(PAYLOADS.glob("*.xml")) if "_template" not in path.name]
+
+
 def deliver_samples(url: str) -> bool:
     """Send every sample with the package's own sender, which plays Bandwidth's part."""
-    files = [arg for path in sorted(PAYLOADS.glob("*.xml")) for arg in ("--file", str(path))]
+    files = [arg for path in samples() for arg in ("--file", str(path))]
     # Credentials: the first pair of BW_NOTIFICATIONS_BASIC_AUTH in example/settings.py.
     return manage("bw_notifications_send", url, *files, check=False).returncode == 0
 
@@ -73,7 +79,9 @@ def main() -> int:
             "runserver",
             f"127.0.0.1:{args.port}",
             "--noreload",
-        ]
+        ],
+        # The CRM receiver fails on its first attempt: a failure to look at and replay.
+        env={**os.environ, "EXAMPLE_CRM_FLAKY": "1"},
     )
     try:
         wait_for_port(args.port, server)
@@ -82,6 +90,10 @@ def main() -> int:
         print(
             f"\nAdmin: {base}/admin/bw_notifications/notification/"
             f"  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
+            "One port-in FOC failed on purpose (the demo's CRM receiver is down on the first "
+            "attempt): filter By processing: Failed, open it for the traceback, and replay it.\n"
+            f"The endpoint {base}/bandwidth/notifications/ takes the callback credentials "
+            "bandwidth / demo-password-change-me (example/settings.py).\n"
         )
         if not delivered:
             print("A sample was not delivered as expected (see above)", file=sys.stderr)

@@ -1,6 +1,7 @@
 """What a host project writes: a few receivers that react to Bandwidth's notifications."""
 
 import logging
+import os
 from typing import Any
 
 from django.dispatch import receiver
@@ -32,3 +33,15 @@ def order_failed(sender: Any, notification: Notification, **kwargs: Any) -> None
 def messaging_lost(sender: Any, notification: Notification, **kwargs: Any) -> None:
     numbers = list(notification.telephone_numbers.values_list("number", flat=True))
     logger.warning("messaging lost on %s", numbers)
+
+
+@on_order("portins", "FOC")
+def sync_foc_date_to_crm(
+    sender: Any, notification: Notification, replay: bool = False, **kwargs: Any
+) -> None:
+    """Tell the CRM when the number ports. ``make demo`` sets EXAMPLE_CRM_FLAKY=1: the
+    CRM is "down" on the first attempt, so the admin shows a failure, its traceback and
+    the replay that mends it (a replay succeeds)."""
+    if os.environ.get("EXAMPLE_CRM_FLAKY") == "1" and not replay:
+        raise ConnectionError("CRM unreachable: connection refused (crm.internal:443)")
+    logger.info("CRM: port-in %s FOC on %s", notification.order_id, notification.actual_foc_date)
