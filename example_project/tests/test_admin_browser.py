@@ -159,7 +159,7 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     page.locator("#result_list tbody tr", has_text="FOC").locator("th a").first.click()
     expect(page.locator("#timeline")).to_contain_text("SUBMITTED")
     expect(page.locator("#timeline")).to_contain_text("COMPLETE")
-    expect(page.locator(".bw-traceback")).to_contain_text("CRM unreachable")
+    expect(page.locator(".bw-traceback").first).to_contain_text("CRM unreachable")
     expect(page.locator("#raw-xml pre").first).to_contain_text("<OrderId>port-7781</OrderId>")
     shoot(page, "admin-detail", tmp_path, full_page=True)
 
