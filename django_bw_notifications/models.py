@@ -108,9 +108,10 @@ class Notification(models.Model):
         blank=True,
         help_text="LastModifiedDate as sent, kept even when it could not be parsed.",
     )
-    actual_foc_date = models.DateTimeField(null=True, blank=True)
+    actual_foc_date = models.DateTimeField(null=True, blank=True, verbose_name="actual FOC date")
     actual_foc_date_text = models.CharField(
         max_length=MAX_LENGTHS["ActualFocDate"],
+        verbose_name="actual FOC date as sent",
         blank=True,
         help_text="ActualFocDate as sent, kept even when it could not be parsed.",
     )
@@ -123,6 +124,7 @@ class Notification(models.Model):
     #: Computed by the INSERT itself (db_default: returned with the new row).
     is_stale = models.BooleanField(
         db_default=False,
+        verbose_name="out of order",
         help_text="Arrived after a notification of the same order with a later "
         "LastModifiedDate: its status is not the order's latest.",
     )
@@ -145,7 +147,7 @@ class Notification(models.Model):
         max_length=64,
         help_text="SHA-256 of the parsed content; equal fingerprints are duplicates.",
     )
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name="remote address")
     headers = models.JSONField(
         default=dict, blank=True, help_text="Allow-listed request headers (never credentials)."
     )
@@ -308,7 +310,7 @@ class RejectedDelivery(models.Model):
         help_text="Bytes received, or declared in Content-Length when too large to read."
     )
     content_type = models.CharField(max_length=255, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name="remote address")
     headers = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -325,6 +325,9 @@ def test_detail_pages_5000_numbers(
     assert "Numbers 1\u2013100 of 5000" in html
     assert "?numbers_page=2#numbers" in html
     assert "the first 100 of these telephone numbers" in html
+    # Honest when nothing matched: only 100 of the 5,000 were looked at.
+    assert "appear in no other notification" not in html
+    assert "The other 4900 were not checked here" in html
     assert len(captured) < 20
     last = admin_client.get(change_url(notification), {"numbers_page": "50"}).content.decode()
     assert f"<td>{numbers[-1]}</td>" in last
@@ -428,7 +431,7 @@ def test_replay_failed_in_the_current_filter(
     confirm = client.get(REPLAY_FAILED, {"order_type": "portins"})
     assert confirm.status_code == 200
     assert confirm.context["failed_count"] == 1
-    assert "order_type = portins" in confirm.content.decode()
+    assert "order type: portins" in confirm.content.decode()  # as the filter panel says
 
     done = client.post(f"{REPLAY_FAILED}?order_type=portins", follow=True)
     assert "Replayed 1: 1 succeeded, 0 failed." in done.content.decode()
@@ -503,3 +506,25 @@ def test_a_nul_in_the_search_is_not_a_500(
     assert response.status_code == 200
     assert response.context["cl"].query == ""
     assert "NUL character" in response.content.decode()
+
+
+def test_the_replay_failed_button_shows_only_when_something_failed(
+    admin_client: Client, deliver: Callable[..., Notification], failing_receiver: Any
+) -> None:
+    failing_receiver()  # receivers work
+    deliver(build_order_notification(order_id="fine"))
+    assert "Replay failed in this list" not in admin_client.get(CHANGELIST).content.decode()
+    Notification.objects.update(processing_state=ProcessingState.FAILED)
+    assert "Replay failed in this list" in admin_client.get(CHANGELIST).content.decode()
+
+
+def test_detail_says_in_or_out_of_order_in_words(
+    admin_client: Client, deliver: Callable[..., Notification]
+) -> None:
+    notification = deliver(build_order_notification(order_id="words"))
+    html = admin_client.get(change_url(notification)).content.decode()
+    assert "In order" in html
+    assert "Actual FOC date" in html
+    assert "Remote address" in html
+    Notification.objects.filter(pk=notification.pk).update(is_stale=True)
+    assert "Out of order" in admin_client.get(change_url(notification)).content.decode()
