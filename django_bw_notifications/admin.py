@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
@@ -115,16 +116,11 @@ class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class NotificationAdmin(_ReadOnlyAdmin):
     """Who sent what, when, and whether our receivers handled it."""
 
-    list_display = (
-        "received_at",
-        "order_type",
-        "status_badge",
-        "order_id",
-        "customer_order_id",
-        "telephone_number_count",
-        "event_type",
-        "processing_badge",
-    )
+    # Four narrow columns, so the list fits a 1366 px laptop with the navigation sidebar
+    # and the filters open: what happened (type, status and processing side by side),
+    # which order, how many numbers.
+    list_display = ("received", "what", "order", "numbers")
+    list_display_links = ("received",)
     list_filter = (
         ProcessingFilter,
         OrderTypeFilter,
@@ -141,9 +137,9 @@ class NotificationAdmin(_ReadOnlyAdmin):
     # Shown as the search box's help; get_search_results() does the matching.
     search_fields = ("order_id", "customer_order_id", "subscription_id", "message", "note")
     search_help_text = (
-        "An order id, customer order id, subscription id or telephone number (either "
-        "9195551234 or +19195551234) finds exact matches; anything else searches the "
-        "message and note text."
+        "An order id, customer order id, subscription id or telephone number (typed any "
+        "way: 919-555-1234, +1 919 555 1234…) finds exact matches; anything else "
+        "searches the message and note text."
     )
     actions = ("replay_signals",)
     readonly_fields = (
@@ -204,6 +200,47 @@ class NotificationAdmin(_ReadOnlyAdmin):
     )
 
     # -- list ------------------------------------------------------------------------
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: Notification) -> str:
+        local = (
+            timezone.localtime(obj.received_at)
+            if timezone.is_aware(obj.received_at)
+            else obj.received_at
+        )
+        return format_html(
+            '<span title="{}">{}</span>',
+            f"{local:%Y-%m-%d %H:%M:%S %Z}".strip(),
+            f"{local:%b %d, %H:%M}",
+        )
+
+    @admin.display(description="what")
+    def what(self, obj: Notification) -> str:
+        """The order type (or event) and status, and the processing state next to them."""
+        kind = obj.order_type or f"event {obj.event_type}"
+        return format_html(
+            '<span class="bw-what">{}</span> {} {}',
+            kind,
+            self.status_badge(obj) if obj.status else "",
+            self.processing_badge(obj),
+        )
+
+    @admin.display(description="order")
+    def order(self, obj: Notification) -> str:
+        """The order id, shortened (a UUID is 36 characters), and the customer's own."""
+        if not obj.order_id and not obj.customer_order_id:
+            return "-"
+        short = obj.order_id if len(obj.order_id) <= 13 else obj.order_id[:8] + "…"
+        customer = (
+            format_html('<br><small title="customer order id">{}</small>', obj.customer_order_id)
+            if obj.customer_order_id
+            else ""
+        )
+        return format_html('<span title="{}">{}</span>{}', obj.order_id, short or "-", customer)
+
+    @admin.display(description="numbers", ordering=None)
+    def numbers(self, obj: Notification) -> int:
+        return obj.telephone_number_count
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Notification) -> str:

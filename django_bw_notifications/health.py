@@ -53,9 +53,10 @@ class Health:
         """One sentence per thing to look at; empty when all is well."""
         found = []
         if self.stuck:
+            after = _duration(app_settings.STUCK_AFTER)
             found.append(
-                f"{self.stuck} notification(s) not dispatched {app_settings.STUCK_AFTER:g} s "
-                "after arrival: is bw_notifications_dispatch_pending running from cron?"
+                f"{self.stuck} notification(s) not dispatched {after} after arrival: is "
+                "bw_notifications_dispatch_pending running from cron?"
             )
         for endpoint in self.endpoints:
             if not endpoint.silent:
@@ -95,6 +96,12 @@ class Health:
             ],
             "problems": self.problems,
         }
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} minutes"
+    return f"{seconds:g} s"
 
 
 def check_health(now: datetime | None = None) -> Health:

@@ -21,6 +21,11 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("EXAMPLE_DB", BASE_DIR / "db.sqlite3"),
+        # Tests get a file too, not Django's shared in-memory database: receivers run after
+        # the answer, so under a live server a dispatch and the next delivery overlap, and
+        # an in-memory database's table locks fail at once where a file's wait (README,
+        # "Testing your receivers").
+        "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
     }
 }
 

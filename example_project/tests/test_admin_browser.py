@@ -14,12 +14,14 @@ import io
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from django_bw_notifications import signals
 from django_bw_notifications.models import Notification, ProcessingState
@@ -50,8 +52,17 @@ pytestmark = [
 ]
 
 
+#: What operators really have: a laptop, and a desktop monitor.
+VIEWPORTS = [(1366, 768), (1920, 1080)]
+
+
+@pytest.fixture(params=VIEWPORTS, ids=lambda size: f"{size[0]}x{size[1]}")
+def viewport(request: pytest.FixtureRequest) -> tuple[int, int]:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def page(monkeypatch: pytest.MonkeyPatch, viewport: tuple[int, int]) -> Iterator[Any]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls made here
     # between browser steps are ordinary blocking calls, which Django must be told.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -59,9 +70,10 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
         )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        # Screenshots show the page, not Django's navigation sidebar.
-        page.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+        width, height = viewport
+        page = browser.new_page(viewport={"width": width, "height": height})
+        # Django's navigation sidebar open, as an operator has it by default.
+        page.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
         page.set_default_timeout(15_000)
         yield page
         browser.close()
@@ -103,6 +115,9 @@ def deliver(live_server: Any, scratch: Path) -> None:
 
 
 def shoot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> None:
+    # The README's screenshots are the laptop's; the other sizes are checked, not kept.
+    if page.viewport_size["width"] != VIEWPORTS[0][0]:
+        name += f"-{page.viewport_size['width']}"
     target = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target / f"{name}.png"), full_page=full_page)
@@ -123,10 +138,20 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     page.click("input[type=submit]")
     page.locator("tr.model-notification th a").click()
 
-    # The list: badges, filters, every notification.
+    # The list: badges, filters, every column without sideways scrolling, and the
+    # health banner (a notification the sweeper has not taken yet).
     expect = sync_api.expect
     expect(page.locator("#result_list")).to_be_visible()
     expect(page.locator("#result_list .bw-badge.bw-danger").first).to_be_visible()
+    assert_fits(page)
+    Notification.objects.create(
+        order_type="orders",
+        order_id="stuck-1",
+        fingerprint="stuck-1",
+        received_at=timezone.now() - timedelta(hours=2),
+    )
+    page.reload()
+    expect(page.locator(".bw-health")).to_contain_text("not dispatched")
     shoot(page, "admin-list", tmp_path)
 
     # Filter by status: every FOC (a sample and port-7781), and nothing else.
@@ -135,8 +160,10 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     filters.get_by_role("link", name="FOC", exact=True).click()
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(Notification.objects.filter(status="FOC").count())
-    for text in rows.locator("td.field-status_badge").all_inner_texts():
+    for text in rows.locator("td.field-what .bw-badge").first.all_inner_texts():
         assert text == "FOC"
+    for row in rows.all():
+        expect(row.locator("td.field-what")).to_contain_text("FOC")
 
     # Filter by processing state: only the failed one.
     page.goto(live_server.url + reverse("admin:bw_notifications_notification_changelist"))
@@ -144,9 +171,9 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("port-7781")
 
-    # Search a telephone number in E.164 form: the legacy-form rows come back too.
+    # Search a telephone number typed with dashes: both stored forms come back.
     page.goto(live_server.url + reverse("admin:bw_notifications_notification_changelist"))
-    page.fill("#searchbar", "+19195551234")
+    page.fill("#searchbar", "919-555-1234")
     page.press("#searchbar", "Enter")
     expect(rows).to_have_count(
         Notification.objects.filter(telephone_numbers__number__in=["9195551234", "+19195551234"])
@@ -173,8 +200,38 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     page.locator("#result_list tbody input.action-select").first.check()
     page.select_option("select[name=action]", "replay_signals")
     page.click("button[name=index]")
-    expect(page.locator("ul.messagelist")).to_contain_text("Replayed 1: 1 succeeded, 0 failed.")
+    expect(page.locator("ul.messagelist:not(.bw-health)")).to_contain_text(
+        "Replayed 1: 1 succeeded, 0 failed."
+    )
     shoot(page, "admin-replayed", tmp_path)
     failed.refresh_from_db()
     assert failed.processing_state == ProcessingState.PROCESSED
     assert failed.attempts == 2
+
+    # The replay succeeded, and the failure it mended is still in the history.
+    page.goto(
+        live_server.url + reverse("admin:bw_notifications_notification_change", args=[failed.pk])
+    )
+    history = page.locator("table.bw-history")
+    expect(history).to_contain_text("failed")
+    expect(history).to_contain_text("replay")
+    expect(history).to_contain_text("CRM unreachable")
+    assert_fits(page)
+
+
+def assert_fits(page: Any) -> None:
+    """No sideways scrolling: neither the page nor the list's table is wider than it has."""
+    widths = page.evaluate(
+        """() => {
+            const root = document.documentElement;
+            const table = document.querySelector('#result_list');
+            const holder = table ? table.closest('.results') : null;
+            return {
+                page: root.scrollWidth, window: root.clientWidth,
+                table: table ? table.scrollWidth : 0,
+                room: holder ? holder.clientWidth : 0,
+            };
+        }"""
+    )
+    assert widths["page"] <= widths["window"], widths
+    assert widths["table"] <= widths["room"], widths
