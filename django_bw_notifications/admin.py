@@ -498,9 +498,7 @@ def _timeline(notification: Notification) -> dict[str, Any] | None:
     """Every notification of the same order, oldest first (None for events)."""
     if not notification.order_id:
         return None
-    same_order = Notification.objects.filter(
-        order_id=notification.order_id, order_type=notification.order_type
-    ).order_by("received_at", "id")
+    same_order = Notification.objects.of_order(notification.order_id, notification.order_type)
     rows = list(same_order[: RELATED_ROWS + 1])
     return {
         "rows": rows[:RELATED_ROWS],

@@ -6,11 +6,13 @@ new ones, and a notification must never be refused for a name we do not know yet
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from .catalog import status_tone
 from .parsing import MAX_LENGTHS, typed_number_forms
@@ -47,6 +49,26 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         listing = TelephoneNumber.objects.using(self.db).typed_as(typed)
         return self.filter(pk__in=listing.values("notification_id"))
 
+    def of_order(self, order_id: str, order_type: str | None = None) -> NotificationQuerySet:
+        """An order's timeline, oldest first: its notifications by order id, and by order
+        type when given (compared case-insensitively, as Bandwidth's names are)."""
+        found = self.filter(order_id=order_id)
+        if order_type:
+            found = found.filter(order_type__iexact=order_type)
+        return found.order_by("received_at", "id")
+
+    def received_between(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> NotificationQuerySet:
+        """Received at or after ``since`` and before ``until`` (either may be None); read
+        people's text with :func:`parse_moment`."""
+        found = self
+        if since is not None:
+            found = found.filter(received_at__gte=since)
+        if until is not None:
+            found = found.filter(received_at__lt=until)
+        return found
+
     def failed(self) -> NotificationQuerySet:
         """Those whose last dispatch had a receiver raise."""
         return self.filter(processing_state=ProcessingState.FAILED)
@@ -58,6 +80,30 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         return self.filter(stuck_since(timezone.now() - timedelta(seconds=older_than))).order_by(
             "received_at", "id"
         )
+
+
+def parse_moment(text: str) -> datetime | None:
+    """A date-time or a date (its midnight) as people type them, None when it is neither.
+
+    Naive input is read in the current time zone; the result compares with stored times
+    whatever ``USE_TZ`` says (aware with it, naive local without). The one date parser of
+    the admin, the API and the commands.
+    """
+    text = text.strip()
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            if day is None:
+                return None
+            moment = datetime.combine(day, time())
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+        return None
+    if settings.USE_TZ and timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    if not settings.USE_TZ and timezone.is_aware(moment):
+        return timezone.make_naive(moment)
+    return moment
 
 
 def stuck_since(cutoff: datetime) -> Q:

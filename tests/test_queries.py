@@ -160,3 +160,26 @@ def test_health_reports_silent_endpoints_and_stuck_notifications(
             reverse("admin:bw_notifications_notification_changelist")
         ).content.decode()
     )
+
+
+def test_an_orders_timeline_is_one_rule_for_the_admin_and_the_api(
+    deliver: Any, admin_client: Client
+) -> None:
+    for status, day in (("SUBMITTED", 1), ("FOC", 2)):
+        deliver(
+            build_order_notification(
+                "portins",
+                status,
+                order_id="p-1",
+                last_modified_date=f"2026-11-0{day}T00:00:00.000Z",
+            )
+        )
+    # Names compare case-insensitively, as Bandwidth's do.
+    assert [n.status for n in Notification.objects.of_order("p-1", "PORTINS")] == [
+        "SUBMITTED",
+        "FOC",
+    ]
+    api = admin_client.get(
+        reverse("bw_notifications_api:order-timeline"), {"order_id": "p-1", "order_type": "PortIns"}
+    ).json()
+    assert [row["status"] for row in api["results"]] == ["SUBMITTED", "FOC"]

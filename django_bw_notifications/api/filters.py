@@ -7,16 +7,12 @@ unknown processing state, a date that does not parse) or a parameter we do not k
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.exceptions import ValidationError
 
-from ..models import Notification, ProcessingState, Source, TelephoneNumber
+from ..models import Notification, ProcessingState, Source, TelephoneNumber, parse_moment
 
 #: Exact-match parameters: query parameter -> model field.
 EXACT = {
@@ -96,7 +92,7 @@ def filter_notifications(
 
     for name, lookup in (("received_after", "gte"), ("received_before", "lt")):
         if name in params:
-            moment = _moment(params[name])
+            moment = parse_moment(params[name])
             if moment is None:
                 errors[name] = (
                     f"{params[name]!r} is not an ISO 8601 date or date-time "
@@ -107,24 +103,3 @@ def filter_notifications(
     if errors:
         raise ValidationError(errors)
     return queryset.filter(conditions)
-
-
-def _moment(text: str) -> datetime.datetime | None:
-    """A date-time (naive ones in the current time zone) or a date (its midnight)."""
-    text = text.strip()
-    try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            if day is None:
-                return None
-            moment = datetime.datetime.combine(day, datetime.time())
-    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
-        return None
-    # Compare like with like: aware with USE_TZ (naive input read in the current time
-    # zone), naive local time without it.
-    if settings.USE_TZ and timezone.is_naive(moment):
-        return timezone.make_aware(moment)
-    if not settings.USE_TZ and timezone.is_aware(moment):
-        return timezone.make_naive(moment)
-    return moment

@@ -68,7 +68,7 @@ _LIST_PARAMETERS = {
 }
 _TIMELINE_PARAMETERS = {
     "order_id": "The order's id (required).",
-    "order_type": "The order type, when ids could repeat across types.",
+    "order_type": "The order type, when ids could repeat across types (any case).",
 }
 
 
@@ -150,10 +150,8 @@ class OrderTimeline(generics.ListAPIView[Notification]):
         order_id = params.get("order_id", "").strip()
         if not order_id:
             raise ValidationError({"order_id": "required: the order's id as Bandwidth sent it"})
-        queryset = Notification.objects.filter(order_id=order_id)
-        if params.get("order_type"):
-            queryset = queryset.filter(order_type=params["order_type"].strip())
-        return queryset
+        # The model's timeline rule (the admin's detail page uses the same).
+        return Notification.objects.of_order(order_id, params.get("order_type", "").strip())
 
 
 class _ReplaySchema(AutoSchema):

@@ -11,15 +11,12 @@ fails.
 from __future__ import annotations
 
 from argparse import ArgumentParser
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from ...models import Notification, ProcessingState
+from ...models import Notification, NotificationQuerySet, parse_moment
 from ...scheduling import replay
 
 
@@ -61,7 +58,7 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{failed} replay(s) failed; see Notification.last_error")
 
-    def _select(self, options: dict[str, Any]) -> QuerySet[Notification]:
+    def _select(self, options: dict[str, Any]) -> NotificationQuerySet:
         if not (
             options["ids"]
             or options["order_id"]
@@ -76,28 +73,16 @@ class Command(BaseCommand):
         if options["order_id"]:
             notifications = notifications.filter(order_id__in=options["order_id"])
         if options["failed"]:
-            notifications = notifications.filter(processing_state=ProcessingState.FAILED)
-        if options["since"]:
-            notifications = notifications.filter(
-                received_at__gte=_moment(options["since"], "--since")
-            )
-        if options["until"]:
-            notifications = notifications.filter(
-                received_at__lt=_moment(options["until"], "--until")
-            )
+            notifications = notifications.failed()
+        notifications = notifications.received_between(
+            _moment(options["since"], "--since") if options["since"] else None,
+            _moment(options["until"], "--until") if options["until"] else None,
+        )
         return notifications
 
 
 def _moment(text: str, option: str) -> datetime:
-    try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            moment = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        moment = None
+    moment = parse_moment(text)
     if moment is None:
         raise CommandError(f"{option} {text!r} is not a date (YYYY-MM-DD) or an ISO datetime")
-    if timezone.is_naive(moment) and timezone.is_aware(timezone.now()):
-        moment = timezone.make_aware(moment)
     return moment
