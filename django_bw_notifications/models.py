@@ -14,7 +14,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .catalog import status_tone
 from .parsing import MAX_LENGTHS, typed_number_forms
 
 
@@ -25,12 +24,6 @@ class ProcessingState(models.TextChoices):
     PROCESSING = "processing", "Processing"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
-
-
-_PROCESSING_TONES: dict[str, str] = {
-    ProcessingState.FAILED: "danger",
-    ProcessingState.PROCESSED: "success",
-}
 
 
 class Source(models.TextChoices):
@@ -255,16 +248,6 @@ class Notification(models.Model):
         else:
             what = f"event {self.event_type}"
         return f"{what} #{self.pk}"
-
-    @property
-    def status_tone(self) -> str:
-        """How to colour the status: ``danger``, ``warning``, ``success`` or ``neutral``."""
-        return status_tone(self.status)
-
-    @property
-    def processing_tone(self) -> str:
-        """How to colour the processing state (failed is ``danger``)."""
-        return _PROCESSING_TONES.get(self.processing_state, "neutral")
 
 
 class TelephoneNumber(models.Model):

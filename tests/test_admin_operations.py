@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from django_bw_notifications import signals
-from django_bw_notifications.admin_filters import distinct_values
+from django_bw_notifications.admin.filters import distinct_values
 from django_bw_notifications.models import Notification, ProcessingState
 from django_bw_notifications.testing import (
     build_event_notification,
@@ -488,7 +488,7 @@ def test_counts_stop_at_the_cap(
 def test_one_request_replays_at_most_the_limit(
     admin_client: Client, order_story: list[Notification], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("django_bw_notifications.admin.REPLAY_LIMIT", 2)
+    monkeypatch.setattr("django_bw_notifications.admin.notifications.REPLAY_LIMIT", 2)
     data = {"action": "replay_signals", "select_across": "1", "index": "0"}
     data["_selected_action"] = [str(n.pk) for n in order_story]
     html = admin_client.post(CHANGELIST, data, follow=True).content.decode()

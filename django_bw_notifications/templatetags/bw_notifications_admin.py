@@ -1,6 +1,7 @@
 """Template tags for the notification admin.
 
-``bw_date_hierarchy`` replaces the admin's ``date_hierarchy`` tag, which asks the
+``bw_status_tone`` and ``bw_processing_tone`` colour badges the way the admin's list
+does. ``bw_date_hierarchy`` replaces the admin's ``date_hierarchy`` tag, which asks the
 database for every year, month or day that has rows (a full scan of a large table on
 each page load). This one reads only the first and last ``received_at`` (two index
 probes) and lists the months of a year and the days of a month from the calendar.
@@ -18,7 +19,15 @@ from django.db.models import Max, Min
 from django.utils import formats, timezone
 from django.utils.text import capfirst
 
+from ..admin.badges import processing_tone
+from ..catalog import status_tone
+
 register = template.Library()
+
+#: ``{{ notification.status|bw_status_tone }}``: the status's colour class suffix.
+register.filter("bw_status_tone", status_tone)
+#: ``{{ notification.processing_state|bw_processing_tone }}``.
+register.filter("bw_processing_tone", processing_tone)
 
 
 @register.inclusion_tag("admin/date_hierarchy.html")

@@ -1,34 +1,26 @@
-"""Read-only admin for received notifications and refused deliveries.
-
-Built for an operator who knows only an order id or a telephone number: search finds
-every notification of it, and the detail page tells the whole story (parsed fields,
-numbers, the order's timeline, other notifications of the same numbers, what our
-receivers did, the XML as received). Received data is evidence: nobody adds or edits
-it here; deleting is for superusers. Replaying signals needs the
-``bw_notifications.replay_notification`` permission.
-
-Every page stays fast on millions of rows: no full-table ``COUNT(*)`` or ``DISTINCT``,
-no per-row queries, exact-match searches on indexed columns.
-"""
+"""The notifications' admin: a list that fits a laptop, the whole story on the detail page,
+replay of what failed."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from .admin_filters import (
+from ..health import check_health
+from ..models import Notification, ProcessingState, TelephoneNumber
+from ..scheduling import replay
+from . import badges, story
+from .base import ReadOnlyAdmin
+from .filters import (
     AccountFilter,
     EventTypeFilter,
     OrderTypeFilter,
@@ -37,83 +29,13 @@ from .admin_filters import (
     StatusFilter,
     SubscriptionFilter,
 )
-from .health import check_health
-from .models import Notification, ProcessingState, RejectedDelivery, TelephoneNumber
-from .parsing import pretty_xml
-from .scheduling import replay
 
-#: Telephone numbers shown per page of a notification's detail.
-NUMBERS_PER_PAGE = 100
-#: Rows shown in the order timeline and the same-numbers table of a detail page.
-RELATED_ROWS = 50
-#: "Other notifications of these numbers" looks at this many of a notification's numbers
-#: and at most this many notification ids.
-SAME_NUMBERS_CHECKED = 100
-SAME_NUMBERS_IDS = 1_000
-#: The body shown pretty-printed is cut at this many characters.
-XML_DISPLAY_LIMIT = 200_000
 #: At most this many notifications are replayed by one admin request.
 REPLAY_LIMIT = 1_000
 
 
-class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
-    """Counts at most ``cap`` + 1 rows, so no page load costs a COUNT(*) of millions.
-
-    Past the cap the list says "more than 10000" and offers the first ``cap`` rows in
-    pages; filters and search narrow it down from there.
-    """
-
-    cap = 10_000
-
-    @cached_property
-    def _counted(self) -> int:
-        rows = self.object_list
-        if isinstance(rows, QuerySet):
-            # COUNT(*) over a LIMIT subquery: reads at most cap + 1 index entries.
-            return rows.order_by()[: self.cap + 1].count()
-        return len(rows)
-
-    @cached_property
-    def count(self) -> int:
-        return min(self._counted, self.cap)
-
-    @property
-    def is_capped(self) -> bool:
-        """True when there are more rows than :attr:`count` says."""
-        return self._counted > self.cap
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    paginator = CappedCountPaginator
-    show_full_result_count = False  # no second COUNT(*) of the unfiltered table
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_superuser)
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # No stored value can contain NUL, and PostgreSQL refuses it in a query (a 500):
-        # say so and show the list unfiltered.
-        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
-            self.message_user(
-                request,
-                "A filter or search held a NUL character, which no notification contains; "
-                "the filters were cleared.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(request.path)
-        return super().changelist_view(request, extra_context)
-
-
 @admin.register(Notification)
-class NotificationAdmin(_ReadOnlyAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     """Who sent what, when, and whether our receivers handled it."""
 
     # Four narrow columns, so the list fits a 1366 px laptop with the navigation sidebar
@@ -244,22 +166,11 @@ class NotificationAdmin(_ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Notification) -> str:
-        if not obj.status:
-            return "-"
-        return format_html('<span class="bw-badge bw-{}">{}</span>', obj.status_tone, obj.status)
+        return badges.status_badge(obj)
 
     @admin.display(description="processing", ordering="processing_state")
     def processing_badge(self, obj: Notification) -> str:
-        badge = format_html(
-            '<span class="bw-badge bw-{}">{}</span>',
-            obj.processing_tone,
-            obj.get_processing_state_display(),
-        )
-        if obj.duplicate_count:
-            return format_html(
-                '{} <span title="copies received">+{}</span>', badge, obj.duplicate_count
-            )
-        return badge
+        return badges.processing_badge(obj)
 
     @admin.display(description="last error")
     def last_error_text(self, obj: Notification) -> str:
@@ -358,10 +269,10 @@ class NotificationAdmin(_ReadOnlyAdmin):
         """Context for the detail page's numbers, timeline, same numbers and XML."""
         return {
             "changelist_url": reverse("admin:bw_notifications_notification_changelist"),
-            "numbers": _numbers_page(notification, request.GET.get("numbers_page")),
-            "timeline": _timeline(notification),
-            "same_numbers": _same_numbers(notification),
-            "raw_xml": _raw_xml(notification.raw_body),
+            "numbers": story.numbers_page(notification, request.GET.get("numbers_page")),
+            "timeline": story.timeline(notification),
+            "same_numbers": story.same_numbers(notification),
+            "raw_xml": story.raw_xml(notification.raw_body),
         }
 
     # -- replaying -------------------------------------------------------------------
@@ -471,106 +382,3 @@ class NotificationAdmin(_ReadOnlyAdmin):
         return TemplateResponse(
             request, "bw_notifications/admin/replay_failed_confirmation.html", context
         )
-
-
-def _numbers_page(notification: Notification, requested: str | None) -> dict[str, Any]:
-    total = notification.telephone_number_count
-    pages = max(1, math.ceil(total / NUMBERS_PER_PAGE))
-    try:
-        page = min(max(1, int(requested or 1)), pages)
-    except ValueError:
-        page = 1
-    start = (page - 1) * NUMBERS_PER_PAGE
-    rows = list(notification.telephone_numbers.order_by("id")[start : start + NUMBERS_PER_PAGE])
-    return {
-        "rows": rows,
-        "total": total,
-        "page": page,
-        "pages": pages,
-        "first": start + 1,
-        "last": start + len(rows),
-        "previous": page - 1 if page > 1 else None,
-        "next": page + 1 if page < pages else None,
-    }
-
-
-def _timeline(notification: Notification) -> dict[str, Any] | None:
-    """Every notification of the same order, oldest first (None for events)."""
-    if not notification.order_id:
-        return None
-    same_order = Notification.objects.of_order(notification.order_id, notification.order_type)
-    rows = list(same_order[: RELATED_ROWS + 1])
-    return {
-        "rows": rows[:RELATED_ROWS],
-        "more": len(rows) > RELATED_ROWS,
-        "total": same_order.count() if len(rows) > RELATED_ROWS else len(rows),
-    }
-
-
-def _same_numbers(notification: Notification) -> dict[str, Any]:
-    """Other notifications listing this one's numbers, oldest first.
-
-    Matched in E.164 form (as sent when a number has none), on the first
-    ``SAME_NUMBERS_CHECKED`` numbers: past that (a 5,000-number order), each number's
-    own search link is the better question. Ids are collected first so that the
-    planner cannot choose to walk every notification by date.
-    """
-    mine = list(
-        notification.telephone_numbers.order_by("id").values_list("number", "e164")[
-            :SAME_NUMBERS_CHECKED
-        ]
-    )
-    e164s = {e164 for _, e164 in mine if e164}
-    as_sent = {number for number, e164 in mine if not e164}
-    ids = list(
-        TelephoneNumber.objects.filter(Q(e164__in=e164s) | Q(e164="", number__in=as_sent))
-        .exclude(notification_id=notification.pk)
-        .order_by("notification_id")
-        .values_list("notification_id", flat=True)
-        .distinct()[:SAME_NUMBERS_IDS]
-    )
-    rows = list(
-        Notification.objects.filter(pk__in=ids).order_by("received_at", "id")[: RELATED_ROWS + 1]
-    )
-    return {
-        "rows": rows[:RELATED_ROWS],
-        "more": len(rows) > RELATED_ROWS,
-        "partial": notification.telephone_number_count > SAME_NUMBERS_CHECKED,
-        "checked": SAME_NUMBERS_CHECKED,
-        "unchecked": max(notification.telephone_number_count - SAME_NUMBERS_CHECKED, 0),
-    }
-
-
-def _raw_xml(text: str) -> dict[str, Any]:
-    shown = text[:XML_DISPLAY_LIMIT]
-    return {
-        "pretty": pretty_xml(shown) if len(text) <= XML_DISPLAY_LIMIT else shown,
-        "received": shown,
-        "truncated": len(text) > XML_DISPLAY_LIMIT,
-        "length": len(text),
-    }
-
-
-@admin.register(RejectedDelivery)
-class RejectedDeliveryAdmin(_ReadOnlyAdmin):
-    """Authenticated deliveries we refused, with the reason and the body."""
-
-    list_display = ("received_at", "status_code", "reason", "body_size", "remote_addr")
-    list_filter = ("status_code",)
-    date_hierarchy = "received_at"
-    fields = (
-        "received_at",
-        "status_code",
-        "reason",
-        "body_size",
-        "content_type",
-        "remote_addr",
-        "headers",
-        "body_text",
-    )
-    readonly_fields = fields
-
-    @admin.display(description="Body")
-    def body_text(self, obj: RejectedDelivery) -> str:
-        text = bytes(obj.body).decode("utf-8", errors="replace")
-        return format_html('<pre class="bw-xml">{}</pre>', text) if text else "-"

@@ -15,8 +15,8 @@ from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest
 
-from .accounts import account_names
-from .models import Notification, ProcessingState, Source
+from ..accounts import account_names
+from ..models import Notification, ProcessingState, Source
 
 #: More distinct values than this are not listed (the URL parameter still filters).
 MAX_CHOICES = 200
