@@ -528,3 +528,21 @@ def test_detail_says_in_or_out_of_order_in_words(
     assert "Remote address" in html
     Notification.objects.filter(pk=notification.pk).update(is_stale=True)
     assert "Out of order" in admin_client.get(change_url(notification)).content.decode()
+
+
+def test_the_subscription_filter_stays_compact(
+    admin_client: Client, deliver: Callable[..., Notification]
+) -> None:
+    for i in range(3):
+        deliver(
+            build_order_notification(subscription_id=f"d8274fa6-e49b-469a-93bf-c7dd1761{i:04d}")
+        )
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert "d8274fa6…" in html
+    assert "d8274fa6-e49b-469a-93bf-c7dd17610000</a>" not in html  # shortened
+    for i in range(3, 14):
+        deliver(
+            build_order_notification(subscription_id=f"d8274fa6-e49b-469a-93bf-c7dd1761{i:04d}")
+        )
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert "By subscription id" not in html  # too many to list: search instead

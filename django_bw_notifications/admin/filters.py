@@ -116,8 +116,22 @@ class EventTypeFilter(DistinctValuesFilter):
 
 
 class SubscriptionFilter(DistinctValuesFilter):
+    """Compact: the subscriptions of the chosen order type, ids shortened; hidden when
+    there are more than a dozen (paste a subscription id in the search box instead)."""
+
     title = "subscription id"
     field_name = "subscription_id"
+    most = 12
+
+    def where(self, request: HttpRequest) -> tuple[str, str] | None:
+        order_type = request.GET.get("order_type")
+        return ("order_type", order_type) if order_type else None
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        choices = super().lookups(request, model_admin)
+        if len(choices) > self.most and not self.value():
+            return []
+        return [(value, value if len(value) <= 13 else value[:8] + "…") for value, _ in choices]
 
 
 class ProcessingFilter(admin.SimpleListFilter):
