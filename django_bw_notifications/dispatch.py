@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db import router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -132,51 +132,42 @@ def claim_and_dispatch(
     if notification is not None and not _has_receivers(notification):
         # Nothing to run, so nothing to hold a claim over: the conditional UPDATE that
         # records the attempt is the claim (one statement instead of a transaction).
-        state, error = ProcessingState.PROCESSED, ""
+        state, error = str(ProcessingState.PROCESSED), ""
         recorded = _record(db, condition, state, error, started)
         if not recorded:
             return None
-        outcome = DispatchOutcome(notification.pk, 0, ())
+        outcome: DispatchOutcome | None = DispatchOutcome(notification.pk, 0, ())
     else:
-        with transaction.atomic(using=db):
-            rows = (
+        row_locks = connections[db].features.has_select_for_update
+        if not row_locks and attempt is None:
+            # Without row locks (SQLite) the claim is pinned to the attempts read now:
+            # whoever claims second, once the first has recorded its attempt, finds it
+            # changed and gives up, as a locked row would make it.
+            current = (
                 Notification.objects.using(db)
-                .filter(condition)
-                .select_for_update(skip_locked=skip_locked)
+                .filter(pk=notification_id)
+                .values_list("attempts", flat=True)
+                .first()
             )
-            if notification is None:
-                notification = rows.first()
-                if notification is None:
-                    return None
-            else:
-                attempts = rows.values_list("attempts", flat=True).first()
-                if attempts is None:
-                    return None
-                notification.attempts = attempts
-            replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
-            outcome = _run_receivers(notification, db, replay=replay)
-            state = ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED
-            error = "\n\n".join(failure.describe() for failure in outcome.failures)
-            if not _record(
-                db, Q(pk=notification.pk, attempts=notification.attempts), state, error, started
-            ):
-                # Another claimer recorded an attempt first (only possible without row
-                # locks): undo this one whole, receivers' writes included.
-                transaction.set_rollback(True, using=db)
+            if current is None:
                 return None
-            DispatchAttempt.objects.using(db).create(
-                notification_id=notification.pk,
-                number=notification.attempts + 1,
-                trigger=str(trigger),
-                started_at=started,
-                finished_at=timezone.now(),
-                outcome=state,
-                receivers_called=outcome.receivers_called,
-                failures=[
-                    {"receiver": f.receiver, "error": f.error, "traceback": f.traceback}
-                    for f in outcome.failures
-                ],
-            )
+            condition &= Q(attempts=current)
+        try:
+            with transaction.atomic(using=db):
+                claimed = _claim(db, condition, notification, row_locks, skip_locked)
+                if claimed is None:
+                    return None
+                notification = claimed
+                outcome, state, error = _dispatch_claimed(db, notification, trigger, started)
+        except OperationalError as err:
+            # SQLite's write lock still held by another dispatch past the busy timeout:
+            # for a caller that would skip a locked row, the same answer.
+            if skip_locked and not row_locks and "locked" in str(err):
+                return None
+            raise
+        if outcome is None:
+            return None
+    assert outcome is not None
     notification.processing_state = state
     notification.attempts += 1
     notification.last_attempt_at = started
@@ -195,6 +186,69 @@ def claim_and_dispatch(
         },
     )
     return outcome
+
+
+def _claim(
+    db: str,
+    condition: Q,
+    notification: Notification | None,
+    row_locks: bool,
+    skip_locked: bool,
+) -> Notification | None:
+    """Inside the dispatch's transaction: lock the row if still eligible, else None.
+
+    PostgreSQL (and other backends with row locks): ``SELECT … FOR UPDATE``. SQLite:
+    a write that changes nothing, which takes the database's write lock first (waiting
+    its busy timeout), so the outcome's write can never fail on a lock upgrade.
+    """
+    rows = Notification.objects.using(db).filter(condition)
+    if row_locks:
+        rows = rows.select_for_update(skip_locked=skip_locked)
+        if notification is None:
+            return rows.first()
+        attempts = rows.values_list("attempts", flat=True).first()
+    else:
+        if not rows.update(attempts=F("attempts")):
+            return None
+        if notification is None:
+            return rows.first()
+        attempts = rows.values_list("attempts", flat=True).first()
+    if attempts is None:
+        return None
+    notification.attempts = attempts
+    return notification
+
+
+def _dispatch_claimed(
+    db: str, notification: Notification, trigger: Trigger, started: Any
+) -> tuple[DispatchOutcome | None, str, str]:
+    """Run the receivers of a claimed notification and record the attempt, in the
+    claim's transaction; ``(None, …)`` when another claimer recorded one first."""
+    replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
+    outcome = _run_receivers(notification, db, replay=replay)
+    state = str(ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED)
+    error = "\n\n".join(failure.describe() for failure in outcome.failures)
+    if not _record(
+        db, Q(pk=notification.pk, attempts=notification.attempts), state, error, started
+    ):
+        # Another claimer recorded an attempt first (only possible without row locks):
+        # undo this one whole, receivers' writes included.
+        transaction.set_rollback(True, using=db)
+        return None, state, error
+    DispatchAttempt.objects.using(db).create(
+        notification_id=notification.pk,
+        number=notification.attempts + 1,
+        trigger=str(trigger),
+        started_at=started,
+        finished_at=timezone.now(),
+        outcome=state,
+        receivers_called=outcome.receivers_called,
+        failures=[
+            {"receiver": f.receiver, "error": f.error, "traceback": f.traceback}
+            for f in outcome.failures
+        ],
+    )
+    return outcome, state, error
 
 
 def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:

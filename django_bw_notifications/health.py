@@ -64,7 +64,11 @@ class Health:
             if endpoint.last_delivery_at is None:
                 found.append(f"{endpoint.label} has received nothing yet")
             else:
-                since = timesince(endpoint.last_delivery_at, self.checked_at)
+                since = (
+                    "less than a minute"
+                    if self.checked_at - endpoint.last_delivery_at < timedelta(minutes=1)
+                    else timesince(endpoint.last_delivery_at, self.checked_at)
+                )
                 found.append(
                     f"{endpoint.label} has received nothing for {since} (last delivery "
                     f"{endpoint.last_delivery_at:%Y-%m-%d %H:%M %Z}): check the "

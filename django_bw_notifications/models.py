@@ -6,7 +6,7 @@ new ones, and a notification must never be refused for a name we do not know yet
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -92,10 +92,15 @@ def parse_moment(text: str) -> datetime | None:
             moment = datetime.combine(day, time())
     except ValueError:  # well-formed but impossible, e.g. 2026-02-30
         return None
-    if settings.USE_TZ and timezone.is_naive(moment):
-        return timezone.make_aware(moment)
-    if not settings.USE_TZ and timezone.is_aware(moment):
-        return timezone.make_naive(moment)
+    try:
+        if settings.USE_TZ and timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        elif not settings.USE_TZ and timezone.is_aware(moment):
+            moment = timezone.make_naive(moment)
+        if timezone.is_aware(moment):
+            moment.astimezone(UTC)  # what the database will be given (SQLite: UTC)
+    except (OverflowError, ValueError):  # 0001-01-01T00:00+14:00 has no UTC time
+        return None
     return moment
 
 

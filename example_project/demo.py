@@ -91,7 +91,8 @@ def main() -> int:
             f"\nAdmin: {base}/admin/bw_notifications/notification/"
             f"  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
             "One port-in FOC failed on purpose (the demo's CRM receiver is down on the first "
-            "attempt): filter By processing: Failed, open it for the traceback, and replay it.\n"
+            "attempt): filter By processing: Failed, open it for the traceback, then replay it "
+            "from the list (tick it, action 'Replay signals', or 'Replay failed in this list').\n"
             f"The endpoint {base}/bandwidth/notifications/ takes the callback credentials "
             "bandwidth / demo-password-change-me (example/settings.py).\n"
         )

@@ -183,3 +183,52 @@ def test_an_orders_timeline_is_one_rule_for_the_admin_and_the_api(
         reverse("bw_notifications_api:order-timeline"), {"order_id": "p-1", "order_type": "PortIns"}
     ).json()
     assert [row["status"] for row in api["results"]] == ["SUBMITTED", "FOC"]
+
+
+def test_long_values_keep_the_list_narrow(deliver: Any, admin_client: Client) -> None:
+    deliver(
+        build_order_notification(
+            "bulkPortins" + "X" * 60,
+            "VALIDATION_FAILED_" + "Y" * 40,
+            customer_order_id="ACME-CORP-PORT-2024-03-01-BATCH-0043-XYZ" * 3,
+        )
+    )
+    html = admin_client.get(
+        reverse("admin:bw_notifications_notification_changelist")
+    ).content.decode()
+    assert "ACME-CORP-PORT-20…" in html  # cut, with the whole value on hover
+    assert 'title="customer order id: ACME-CORP-PORT-2024' in html
+    assert "X" * 30 not in html.split('title="bulkPortins')[1].split(">")[1]
+
+
+@pytest.mark.parametrize("query", ["order_type=%00", "q=%00", "status=FOC&order_type=%00"])
+def test_replay_failed_refuses_a_nul_instead_of_replaying_everything(
+    stored: dict[str, Notification], admin_client: Client, query: str
+) -> None:
+    Notification.objects.update(processing_state="failed")
+    before = sorted(Notification.objects.values_list("attempts", flat=True))
+    url = reverse("admin:bw_notifications_notification_replay_failed") + "?" + query
+    page = admin_client.get(url, follow=True)
+    assert page.status_code == 200
+    assert "NUL character" in page.content.decode()
+    posted = admin_client.post(url, follow=True)
+    assert "NUL character" in posted.content.decode()
+    assert sorted(Notification.objects.values_list("attempts", flat=True)) == before  # none ran
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31"]
+)
+def test_dates_at_the_calendars_edges_are_not_a_500(
+    stored: dict[str, Notification], admin_client: Client, value: str
+) -> None:
+    api = admin_client.get(
+        reverse("bw_notifications_api:notification-list"), {"received_after": value}
+    )
+    assert api.status_code in (200, 400)
+    listing = admin_client.get(
+        reverse("admin:bw_notifications_notification_changelist"),
+        {"received_at__gte": value},
+        follow=True,
+    )
+    assert listing.status_code == 200

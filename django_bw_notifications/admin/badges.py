@@ -22,14 +22,18 @@ def processing_tone(state: str) -> str:
     return _PROCESSING_TONES.get(state, "neutral")
 
 
-def status_badge(notification: Notification) -> SafeString:
-    """The status as a coloured badge ("-" without one)."""
-    if not notification.status:
+def status_badge(notification: Notification, *, limit: int | None = None) -> SafeString:
+    """The status as a coloured badge ("-" without one), cut to ``limit`` characters with
+    the whole status on hover."""
+    status = notification.status
+    if not status:
         return SafeString("-")
+    shown = status if limit is None or len(status) <= limit else status[: limit - 1] + "…"
     return format_html(
-        '<span class="bw-badge bw-{}">{}</span>',
-        status_tone(notification.status),
-        notification.status,
+        '<span class="bw-badge bw-{}" title="{}">{}</span>',
+        status_tone(status),
+        status,
+        shown,
     )
 
 

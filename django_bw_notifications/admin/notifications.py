@@ -30,6 +30,12 @@ from .filters import (
     SubscriptionFilter,
 )
 
+
+def _short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (the list shows it on hover)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 #: At most this many notifications are replayed by one admin request.
 REPLAY_LIMIT = 1_000
 
@@ -138,12 +144,14 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="what")
     def what(self, obj: Notification) -> str:
-        """The order type (or event) and status, and the processing state next to them."""
+        """The order type (or event) and status, and the processing state next to them;
+        long names shortened (in full on hover) so that the list keeps its width."""
         kind = obj.order_type or f"event {obj.event_type}"
         return format_html(
-            '<span class="bw-what">{}</span> {} {}',
+            '<span class="bw-what" title="{}">{}</span> {} {}',
             kind,
-            self.status_badge(obj) if obj.status else "",
+            _short(kind, 22),
+            badges.status_badge(obj, limit=20) if obj.status else "",
             self.processing_badge(obj),
         )
 
@@ -154,7 +162,11 @@ class NotificationAdmin(ReadOnlyAdmin):
             return "-"
         short = obj.order_id if len(obj.order_id) <= 13 else obj.order_id[:8] + "…"
         customer = (
-            format_html('<br><small title="customer order id">{}</small>', obj.customer_order_id)
+            format_html(
+                '<br><small title="customer order id: {}">{}</small>',
+                obj.customer_order_id,
+                _short(obj.customer_order_id, 18),
+            )
             if obj.customer_order_id
             else ""
         )
@@ -339,6 +351,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         """A list's query parameter as the filter panel names it (``By processing``)."""
         if parameter == "q":
             return "search"
+        parameter = parameter.removesuffix("__exact")
         if parameter.startswith("received_at__"):
             return "received " + parameter.removeprefix("received_at__")
         for list_filter in self.list_filter:
@@ -352,9 +365,21 @@ class NotificationAdmin(ReadOnlyAdmin):
 
     def replay_failed_view(self, request: HttpRequest) -> HttpResponse:
         """Replay every failed notification of the list as filtered (confirm, then POST)."""
+        try:
+            return self._replay_failed(request)
+        except OverflowError:  # a date at the calendar's edge, as in the list
+            changelist_url = reverse("admin:bw_notifications_notification_changelist")
+            return self._cleared(request, changelist_url, "a date out of range")
+
+    def _replay_failed(self, request: HttpRequest) -> HttpResponse:
         if not (self.has_view_permission(request) and self.has_replay_permission(request)):
             raise PermissionDenied
         changelist_url = reverse("admin:bw_notifications_notification_changelist")
+        # A filter that cannot be used must not silently become "no filter" (replaying
+        # every failed notification): refuse it, as the list does.
+        refusal = self.refuse_unusable_filters(request, changelist_url)
+        if refusal is not None:
+            return refusal
         query = request.GET.urlencode()
         back = f"{changelist_url}?{query}" if query else changelist_url
         try:
