@@ -83,7 +83,7 @@ def test_list_shows_status_and_processing_badges(
 ) -> None:
     deliver(build_order_notification("orders", "FAILED", order_id="o-failed"))
     html = admin_client.get(CHANGELIST).content.decode()
-    assert '<span class="bw-badge bw-danger">FAILED</span>' in html
+    assert '<span class="bw-badge bw-danger" title="FAILED">FAILED</span>' in html
     assert '<span class="bw-badge bw-danger">Failed</span>' in html  # processing failed
 
 
@@ -261,7 +261,7 @@ def test_detail_shows_every_parsed_field(
     html = admin_client.get(change_url(notification)).content.decode()
     for text in (
         "portins",
-        '<span class="bw-badge bw-success">FOC</span>',
+        '<span class="bw-badge bw-success" title="FOC">FOC</span>',
         "o-42",
         "crm-42",
         "sub-42",
