@@ -33,7 +33,11 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from django_bw_notifications.catalog import ORDER_STATUSES  # noqa: E402
-from django_bw_notifications.models import Notification, TelephoneNumber  # noqa: E402
+from django_bw_notifications.models import (  # noqa: E402
+    DispatchAttempt,
+    Notification,
+    TelephoneNumber,
+)
 
 ORDER_TYPES = [  # (type, weight)
     ("orders", 40),
@@ -257,9 +261,10 @@ def _flush(postgres: bool, batch_n: list[tuple], batch_t: list[tuple]) -> int:
 
 def _truncate() -> None:
     with connection.cursor() as cursor:
+        # Every table that points at the notifications goes with them.
         cursor.execute(
-            f"TRUNCATE {TelephoneNumber._meta.db_table}, {Notification._meta.db_table} "
-            "RESTART IDENTITY"
+            f"TRUNCATE {TelephoneNumber._meta.db_table}, {DispatchAttempt._meta.db_table}, "
+            f"{Notification._meta.db_table} RESTART IDENTITY"
         )
 
 
