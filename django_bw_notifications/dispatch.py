@@ -204,15 +204,11 @@ def _claim(
     rows = Notification.objects.using(db).filter(condition)
     if row_locks:
         rows = rows.select_for_update(skip_locked=skip_locked)
-        if notification is None:
-            return rows.first()
-        attempts = rows.values_list("attempts", flat=True).first()
-    else:
-        if not rows.update(attempts=F("attempts")):
-            return None
-        if notification is None:
-            return rows.first()
-        attempts = rows.values_list("attempts", flat=True).first()
+    elif not rows.update(attempts=F("attempts")):
+        return None
+    if notification is None:
+        return rows.first()
+    attempts = rows.values_list("attempts", flat=True).first()
     if attempts is None:
         return None
     notification.attempts = attempts

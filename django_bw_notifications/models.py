@@ -6,6 +6,7 @@ new ones, and a notification must never be refused for a name we do not know yet
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
@@ -121,11 +122,15 @@ def stuck_since(cutoff: datetime) -> Q:
 class TelephoneNumberQuerySet(models.QuerySet["TelephoneNumber"]):
     """How listed numbers are found."""
 
+    def matching(self, e164s: Iterable[str], as_sent: Iterable[str]) -> TelephoneNumberQuerySet:
+        """The one rule for "the same number": by E.164 when a number has that form
+        (indexed), as sent when it has none (indexed too)."""
+        return self.filter(Q(e164__in=sorted(e164s)) | Q(e164="", number__in=sorted(as_sent)))
+
     def typed_as(self, typed: str) -> TelephoneNumberQuerySet:
-        """The numbers matching what a person typed, in any of its stored forms: by E.164
-        when the number has one (indexed), as sent otherwise (indexed too)."""
-        forms = sorted(typed_number_forms(typed))
-        return self.filter(Q(e164__in=forms) | Q(e164="", number__in=forms))
+        """The numbers matching what a person typed, in any of its stored forms."""
+        forms = typed_number_forms(typed)
+        return self.matching(forms, forms)
 
 
 class Notification(models.Model):

@@ -75,6 +75,10 @@ def deadline(started: float | None = None) -> float:
 _ANSWER_RESERVE = 0.5
 
 
+def _database_deadline(answer_by: float | None) -> float | None:
+    return None if answer_by is None else answer_by - _ANSWER_RESERVE
+
+
 def accept(
     delivery: Delivery,
     *,
@@ -102,9 +106,8 @@ def accept(
             logger.exception("The parser failed on a delivery")
             reason = f"the body could not be parsed ({type(err).__name__}); see the server log"
             return refuse(delivery, 400, reason, answer_by=answer_by)
-    db_deadline = None if answer_by is None else answer_by - _ANSWER_RESERVE
     try:
-        stored = storage.store(parsed, delivery, deadline=db_deadline)
+        stored = storage.store(parsed, delivery, deadline=_database_deadline(answer_by))
     except Exception as err:
         return _not_stored(delivery, parsed, err, spool_on_failure)
     try:
@@ -135,7 +138,7 @@ def refuse(
         status_code=status_code,
         reason=reason,
         body_size=body_size,
-        deadline=None if answer_by is None else answer_by - _ANSWER_RESERVE,
+        deadline=_database_deadline(answer_by),
     )
     return Outcome(Result.REFUSED, status_code, reason, rejection=rejection)
 

@@ -83,8 +83,9 @@ def after_store(notification: Notification, created: bool, *, later: Later | Non
     db = notification._state.db or DEFAULT_DB_ALIAS
     attempt = notification.attempts
     in_memory = notification if created else None
+    inline = mode() == INLINE
 
-    if mode() == INLINE:
+    if inline:
 
         def job() -> None:
             claim_and_dispatch(
@@ -109,7 +110,7 @@ def after_store(notification: Notification, created: bool, *, later: Later | Non
             logger.exception(
                 "Could not %s notification %s; it stays %s and "
                 "bw_notifications_dispatch_pending (or a replay) will take it",
-                "dispatch" if mode() == INLINE else "enqueue",
+                "dispatch" if inline else "enqueue",
                 notification.pk,
                 notification.processing_state,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,25 @@ def connect() -> Iterator[Callable[..., None]]:
     yield _connect
     for signal, receiver in connected:
         signal.disconnect(receiver)
+
+
+@contextmanager
+def other_session() -> Iterator[Any]:
+    """Another PostgreSQL session on the test database, inside a transaction: what a
+    migration, an operator's psql or another process holding locks looks like."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with (
+        psycopg.connect(
+            dbname=settings["NAME"],
+            user=settings["USER"],
+            host=settings["HOST"],
+            port=settings["PORT"],
+        ) as other,
+        other.transaction(),
+    ):
+        yield other
 
 
 on_postgres = pytest.mark.skipif(

@@ -155,3 +155,49 @@ def test_malformed_proxy_settings_are_an_error(settings: Any, header: Any, count
     settings.BW_NOTIFICATIONS_CLIENT_IP_HEADER = header
     settings.BW_NOTIFICATIONS_TRUSTED_PROXY_COUNT = count
     assert ids() == {"bw_notifications.E008"}
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [(10, True), (1, True), (0, False), (-3, False), ("10", False), (True, False), (301, False)],
+)
+def test_a_time_budget_that_cannot_be_used_is_an_error(settings: Any, value: Any, ok: bool) -> None:
+    settings.BW_NOTIFICATIONS_TIME_BUDGET = value
+    assert ("bw_notifications.E013" not in ids()) is ok
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "warned"),
+    [
+        ({}, None, True),  # libpq waits forever
+        ({"connect_timeout": 0}, None, True),  # 0 also means forever
+        ({"connect_timeout": 30}, None, True),  # longer than half the budget
+        ({"connect_timeout": 5}, None, False),
+        ({}, "3", False),  # PGCONNECT_TIMEOUT counts
+    ],
+)
+def test_a_postgresql_database_without_a_short_connect_timeout_is_warned_under_deploy(
+    monkeypatch: Any,
+    settings: Any,
+    tmp_path: Any,
+    options: dict[str, int],
+    env: str | None,
+    warned: bool,
+) -> None:
+    from django.db import connections
+
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    configured = connections.settings["default"]
+    monkeypatch.setitem(configured, "ENGINE", "django.db.backends.postgresql")
+    monkeypatch.setitem(configured, "OPTIONS", options)
+    if env is None:
+        monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("PGCONNECT_TIMEOUT", env)
+    messages = [
+        m for m in run_checks(include_deployment_checks=True) if m.id == "bw_notifications.W009"
+    ]
+    assert bool(messages) is warned
+    if warned:
+        assert "connect_timeout" in messages[0].msg
+        assert "connect_timeout" in messages[0].hint

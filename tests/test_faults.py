@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from django.db import connection
 from django_bw_notifications.models import Notification, ProcessingState
 from django_bw_notifications.testing import build_order_notification
 
-from .conftest import basic, on_postgres
+from .conftest import basic, on_postgres, other_session
 
 pytestmark = [on_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -470,6 +471,58 @@ def test_two_replays_of_one_notification_at_once_run_it_once(tmp_path: Path) -> 
     assert Notification.objects.get().attempts == 2
 
 
+def test_two_operators_replaying_failed_at_once_in_the_admin_run_it_once(
+    tmp_path: Path,
+) -> None:
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("operator", "op@example.com", "operator-password-long")
+    with deployed(tmp_path) as deployment:
+        deployment.behave("admin-replayed", "fail")
+        assert deployment.deliver("admin-replayed") == 200
+        _wait_for(lambda: _state("admin-replayed") == ProcessingState.FAILED)
+        deployment.behave("admin-replayed", "sleep 2")
+        operators = [_AdminSession(deployment.url) for _ in range(2)]
+        page = "/admin/bw_notifications/notification/replay-failed/?processing_state=failed"
+        with ThreadPoolExecutor(2) as pool:
+            said = list(pool.map(lambda operator: operator.post(page), operators))
+    assert runs() == {"admin-replayed": 1}
+    assert Notification.objects.get().attempts == 2
+    # Each operator is told what happened; neither gets an error page.
+    assert sorted("Replayed 1: 1 succeeded" in text for text in said) == [False, True]
+    assert any("skipped: being replayed by someone else" in text for text in said)
+
+
+class _AdminSession:
+    """An operator's browser: logged in to the admin, cookies and CSRF token kept."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        self.opener.open(base + "/admin/login/", timeout=30).read()
+        self.post(
+            "/admin/login/?next=/admin/",
+            {"username": "operator", "password": "operator-password-long"},
+        )
+
+    def post(self, path: str, fields: dict[str, str] | None = None) -> str:
+        """POST a form (the CSRF token added) and return the page it leads to."""
+        token = next(c.value for c in self.cookies if c.name == "csrftoken")
+        data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **(fields or {})})
+        request = urllib.request.Request(
+            self.base + path,
+            data=data.encode(),
+            method="POST",
+            headers={"Referer": self.base + path},
+        )
+        with self.opener.open(request, timeout=60) as response:
+            assert response.status == 200
+            return str(response.read().decode())
+
+
 def _state(order_id: str) -> str | None:
     return (
         Notification.objects.filter(order_id=order_id)
@@ -489,21 +542,10 @@ def _wait_for(condition: Any, seconds: float = 15) -> None:
 
 def _lock_table_for(seconds: float) -> threading.Thread:
     """Hold an ACCESS EXCLUSIVE lock on the notification table from another session."""
-    import psycopg
-
-    settings = connection.settings_dict
     locked = threading.Event()
 
     def hold() -> None:
-        with (
-            psycopg.connect(
-                dbname=settings["NAME"],
-                user=settings["USER"],
-                host=settings["HOST"],
-                port=settings["PORT"],
-            ) as other,
-            other.transaction(),
-        ):
+        with other_session() as other:
             other.execute(f"LOCK TABLE {Notification._meta.db_table} IN ACCESS EXCLUSIVE MODE")
             locked.set()
             time.sleep(seconds)

@@ -31,7 +31,7 @@ from django_bw_notifications.models import Notification, ProcessingState, Reject
 from django_bw_notifications.testing import build_order_notification
 from django_bw_notifications.views import WebhookView
 
-from .conftest import basic, on_postgres, payload
+from .conftest import basic, on_postgres, other_session, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -208,19 +208,9 @@ def test_a_spent_budget_spools_instead_of_waiting(
 @on_postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_statements_give_up_within_the_budget() -> None:
-    import psycopg
     from django.db import OperationalError
 
-    settings = connection.settings_dict
-    with (
-        psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            host=settings["HOST"],
-            port=settings["PORT"],
-        ) as other,
-        other.transaction(),
-    ):
+    with other_session() as other:
         other.execute(f"LOCK TABLE {Notification._meta.db_table} IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         with pytest.raises(OperationalError), storage.bounded("default", started + 0.6):
@@ -316,20 +306,9 @@ def test_replay_failed_submitted_twice_runs_each_once(
 def test_a_replay_while_another_dispatch_holds_the_claim_is_refused(
     admin_client: Client, recorder: Any
 ) -> None:
-    import psycopg
-
     notification = _stored("held", processing_state=ProcessingState.FAILED, attempts=1)
     rec = recorder()
-    settings = connection.settings_dict
-    with (
-        psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            host=settings["HOST"],
-            port=settings["PORT"],
-        ) as other,
-        other.transaction(),
-    ):
+    with other_session() as other:
         table = Notification._meta.db_table
         other.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [notification.pk])
         assert scheduling.replay(notification.pk) is None
@@ -339,6 +318,18 @@ def test_a_replay_while_another_dispatch_holds_the_claim_is_refused(
             reverse("bw_notifications_api:notification-replay", args=[notification.pk])
         )
         assert api.status_code == 409
+        # The admin's two ways say so in words.
+        changelist = reverse("admin:bw_notifications_notification_changelist")
+        action = admin_client.post(
+            changelist,
+            {"action": "replay_signals", "_selected_action": [notification.pk]},
+            follow=True,
+        ).content.decode()
+        assert "1 skipped: being replayed by someone else right now." in action
+        page = admin_client.post(
+            reverse("admin:bw_notifications_notification_replay_failed"), follow=True
+        ).content.decode()
+        assert "skipped: being replayed by someone else right now, or no longer failed" in page
     assert rec.calls == []
     assert scheduling.replay(notification.pk) is not None
 

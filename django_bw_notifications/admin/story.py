@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.db.models import Q
-
 from ..models import Notification, TelephoneNumber
 from ..parsing import pretty_xml
 
@@ -73,7 +71,7 @@ def same_numbers(notification: Notification) -> dict[str, Any]:
     e164s = {e164 for _, e164 in mine if e164}
     as_sent = {number for number, e164 in mine if not e164}
     ids = list(
-        TelephoneNumber.objects.filter(Q(e164__in=e164s) | Q(e164="", number__in=as_sent))
+        TelephoneNumber.objects.matching(e164s, as_sent)
         .exclude(notification_id=notification.pk)
         .order_by("notification_id")
         .values_list("notification_id", flat=True)
