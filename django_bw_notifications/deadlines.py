@@ -1,5 +1,6 @@
 """The client side of the time budget: sever a database connection still busy at its
-deadline, so that a server that stops answering cannot hold a request past it.
+deadline, so that a server that stops answering (or a lock) cannot hold a request, or
+the worker that has answered one, past it.
 
 ``statement_timeout`` is enforced by the server: it cannot help when the server, a proxy
 or the network stops answering in the middle of a statement (a frozen failover, a
@@ -82,8 +83,9 @@ def _sever(connection: Any) -> None:
         logger.warning("Could not sever a database connection past its deadline: %s", err)
     else:
         logger.error(
-            "A database connection was still busy at the time budget's deadline; severed it "
-            "(the delivery is spooled, or answered 503)"
+            "A database connection was still busy past its deadline; severed it (its "
+            "transaction is lost whole: a delivery is spooled or answered 503, a dispatch "
+            "is left for the sweeper)"
         )
 
 

@@ -26,7 +26,9 @@ When to dispatch (inline after the answer, or on a task queue) is decided by
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
+from .deadlines import severed_at
 from .models import DispatchAttempt, Notification, ProcessingState
 from .signals import signals_for
 
@@ -112,6 +115,7 @@ def claim_and_dispatch(
     trigger: Trigger = Trigger.TASK,
     notification: Notification | None = None,
     skip_locked: bool = False,
+    claim_within: float | None = None,
 ) -> DispatchOutcome | None:
     """Claim one notification and run its receivers; None when it could not be claimed.
 
@@ -122,7 +126,10 @@ def claim_and_dispatch(
     passed over at once (the sweeper and replays: they must not queue behind a slow
     dispatch; a row they pass over is there for the next run). ``notification``: the
     row already in memory (the first dispatch has it), locked without reading it again.
-    Safe to call from any number of processes at once.
+    ``claim_within``: seconds the claim may wait for the row (a table lock, a stalled
+    server) before the connection is severed and the notification left for the sweeper:
+    a dispatch after the answer must not hold the worker Bandwidth's next delivery
+    needs. Safe to call from any number of processes at once.
     """
     db = using or router.db_for_write(Notification)
     condition = Q(pk=notification_id) & eligible
@@ -133,7 +140,8 @@ def claim_and_dispatch(
         # Nothing to run, so nothing to hold a claim over: the conditional UPDATE that
         # records the attempt is the claim (one statement instead of a transaction).
         state, error = str(ProcessingState.PROCESSED), ""
-        recorded = _record(db, condition, state, error, started)
+        with _ours_within(db, claim_within):
+            recorded = _record(db, condition, state, error, started)
         if not recorded:
             return None
         outcome: DispatchOutcome | None = DispatchOutcome(notification.pk, 0, ())
@@ -154,11 +162,14 @@ def claim_and_dispatch(
             condition &= Q(attempts=current)
         try:
             with transaction.atomic(using=db):
-                claimed = _claim(db, condition, notification, row_locks, skip_locked)
+                with _ours_within(db, claim_within):
+                    claimed = _claim(db, condition, notification, row_locks, skip_locked)
                 if claimed is None:
                     return None
                 notification = claimed
-                outcome, state, error = _dispatch_claimed(db, notification, trigger, started)
+                outcome, state, error = _dispatch_claimed(
+                    db, notification, trigger, started, claim_within
+                )
         except OperationalError as err:
             # SQLite's write lock still held by another dispatch past the busy timeout:
             # for a caller that would skip a locked row, the same answer.
@@ -186,6 +197,16 @@ def claim_and_dispatch(
         },
     )
     return outcome
+
+
+def _ours_within(db: str, seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    """Bound our own statements (the claim, the record) on PostgreSQL: past ``seconds``
+    the connection is severed, the transaction is lost whole, the row is as it was."""
+    connection = connections[db]
+    if seconds is None or connection.vendor != "postgresql":
+        return contextlib.nullcontext()  # SQLite: the busy timeout bounds the wait
+    connection.ensure_connection()
+    return severed_at(time.monotonic() + seconds, connection.connection)
 
 
 def _claim(
@@ -216,21 +237,41 @@ def _claim(
 
 
 def _dispatch_claimed(
-    db: str, notification: Notification, trigger: Trigger, started: Any
+    db: str,
+    notification: Notification,
+    trigger: Trigger,
+    started: Any,
+    record_within: float | None,
 ) -> tuple[DispatchOutcome | None, str, str]:
     """Run the receivers of a claimed notification and record the attempt, in the
-    claim's transaction; ``(None, …)`` when another claimer recorded one first."""
+    claim's transaction; ``(None, …)`` when another claimer recorded one first. The
+    recording statements are ours, bounded like the claim; the receivers' are not."""
     replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
     outcome = _run_receivers(notification, db, replay=replay)
     state = str(ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED)
     error = "\n\n".join(failure.describe() for failure in outcome.failures)
-    if not _record(
-        db, Q(pk=notification.pk, attempts=notification.attempts), state, error, started
-    ):
+    with _ours_within(db, record_within):
+        recorded = _record(
+            db, Q(pk=notification.pk, attempts=notification.attempts), state, error, started
+        )
+        if recorded:
+            _keep_history(db, notification, trigger, started, state, outcome)
+    if not recorded:
         # Another claimer recorded an attempt first (only possible without row locks):
         # undo this one whole, receivers' writes included.
         transaction.set_rollback(True, using=db)
         return None, state, error
+    return outcome, state, error
+
+
+def _keep_history(
+    db: str,
+    notification: Notification,
+    trigger: Trigger,
+    started: Any,
+    state: str,
+    outcome: DispatchOutcome,
+) -> None:
     DispatchAttempt.objects.using(db).create(
         notification_id=notification.pk,
         number=notification.attempts + 1,
@@ -244,7 +285,6 @@ def _dispatch_claimed(
             for f in outcome.failures
         ],
     )
-    return outcome, state, error
 
 
 def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 #: The default dispatch mode.
 INLINE = "inline"
 
+#: Seconds a dispatch after the answer waits to claim its row (normally milliseconds; a
+#: table lock or a stalled server takes longer) before leaving it to the sweeper.
+CLAIM_PATIENCE = 1.0
+
 #: Runs a job now, or hands it to whoever runs it later (the response, once sent).
 Later = Callable[[Callable[[], None]], None]
 
@@ -95,6 +99,9 @@ def after_store(notification: Notification, created: bool, *, later: Later | Non
                 eligible=eligible,
                 trigger=trigger,
                 notification=in_memory,
+                # The worker that answered runs it: a stalled claim must not keep it
+                # from Bandwidth's next delivery. The sweeper takes what it gives up.
+                claim_within=min(CLAIM_PATIENCE, app_settings.TIME_BUDGET),
             )
 
     else:

@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.db.models import BooleanField, F, Field
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -174,16 +181,32 @@ def store(
 
 
 def _count_duplicate(db: str, fingerprint: str, deadline: float | None) -> Notification | None:
-    now = timezone.now()
-    with bounded(db, deadline, statements=2):
-        updated = (
-            Notification.objects.using(db)
-            .filter(fingerprint=fingerprint)
-            .update(duplicate_count=F("duplicate_count") + 1, last_duplicate_at=now)
-        )
+    """Count one more copy of the stored notification and return it (None: no such row).
+
+    A dispatch in flight holds the row's lock for as long as its receivers take. A copy
+    waits for it only its share of the time budget (copies arriving together wait for
+    each other a few milliseconds, and are all counted); past that it is answered as
+    stored without being counted, rather than spooled or refused although it is stored.
+    """
+    rows = Notification.objects.using(db).filter(fingerprint=fingerprint)
+    with bounded(db, deadline, statements=3):
+        try:
+            with transaction.atomic(using=db):  # a savepoint: a timeout stays in it
+                updated = rows.update(
+                    duplicate_count=F("duplicate_count") + 1, last_duplicate_at=timezone.now()
+                )
+        except OperationalError:
+            existing = rows.first()
+            if existing is not None:
+                logger.info(
+                    "A copy of notification %s arrived while it was being dispatched; "
+                    "stored already, not counted",
+                    existing.pk,
+                )
+            return existing
         if not updated:
             return None
-        return Notification.objects.using(db).get(fingerprint=fingerprint)
+        return rows.get()
 
 
 def record_rejection(

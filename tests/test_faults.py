@@ -441,6 +441,52 @@ def test_a_worker_killed_during_a_duplicates_retry_leaves_it_failed_for_replay(
     assert_guarantee(deployment)
 
 
+def test_a_row_lock_during_after_answer_work_frees_the_worker_and_copies_stay_stored(
+    tmp_path: Path,
+) -> None:
+    # A session holds the row of a failed notification (an operator's psql, a long
+    # migration step). Copies of it arrive on both workers: each is stored already, so
+    # each is answered 200 at once (not spooled for waiting on the lock), and the retry
+    # each schedules after its answer gives up its claim within a second instead of
+    # holding the worker: a new delivery right after is answered within the budget.
+    with deployed(tmp_path, worker_timeout=20, FAULT_TIME_BUDGET="3") as deployment:
+        deployment.behave("held", "fail")
+        assert deployment.deliver("held") == 200
+        _wait_for(lambda: _state("held") == ProcessingState.FAILED)
+        deployment.behave("held", "")
+        pk = Notification.objects.get(order_id="held").pk
+        held = threading.Event()
+        release = threading.Event()
+
+        def hold() -> None:
+            with other_session() as other:
+                table = Notification._meta.db_table
+                other.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [pk])
+                held.set()
+                release.wait(15)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert held.wait(10)
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                copies = list(pool.map(lambda _: deployment.deliver("held"), range(2)))
+            time.sleep(0.2)  # both workers are now in their retries' claims
+            assert deployment.deliver("after-the-copies") == 200
+        finally:
+            release.set()
+            holder.join()
+        log = deployment.log.read_text()
+    assert copies == [200, 200]
+    assert not list(deployment.spool.glob("*.json"))  # stored already: nothing spooled
+    answered = {order: seconds for order, _, seconds in deployment.answers}
+    assert answered["after-the-copies"] < 3 + 1.5, answered  # a claim's patience + budget
+    assert "severed it" in log
+    deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+    deployment.manage("bw_notifications_replay", "--failed")
+    assert_guarantee(deployment)
+
+
 def test_two_replays_of_one_notification_at_once_run_it_once(tmp_path: Path) -> None:
     from django.contrib.auth.models import User
 
