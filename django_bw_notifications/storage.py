@@ -26,8 +26,8 @@ from django.db import (
     router,
     transaction,
 )
-from django.db.models import BooleanField, F, Field
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Field
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from .accounts import fingerprint
@@ -70,12 +70,7 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
             yield
         return
     connection = connections[using]
-    # Connect first (bounded by connect_timeout): the statements get what is left.
-    connection.ensure_connection()
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise BudgetSpent("the time budget was spent before the database was asked")
-    share_ms = max(1, int(remaining * 1000 / max(statements, 1)))
+    remaining, share_ms = _shares(connection, deadline, statements)
     nested = connection.in_atomic_block
     postgresql = connection.vendor == "postgresql"
     # The server bounds each statement; the watchdog bounds the whole conversation,
@@ -114,6 +109,16 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
             yield
 
 
+def _shares(connection: Any, deadline: float, statements: int) -> tuple[float, int]:
+    """Connect (bounded by ``connect_timeout``), then split what is left of the budget:
+    the seconds remaining, and each statement's share in milliseconds."""
+    connection.ensure_connection()
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise BudgetSpent("the time budget was spent before the database was asked")
+    return remaining, max(1, int(remaining * 1000 / max(statements, 1)))
+
+
 #: Past the deadline, how long the server's own statement_timeout gets to answer before
 #: the watchdog severs the connection.
 _SEVER_GRACE = 0.25
@@ -128,8 +133,12 @@ def store(
 ) -> StoreResult:
     """Write ``parsed`` and its telephone numbers in one transaction.
 
-    Two statements whatever the number of telephone numbers (the notification's INSERT,
-    then one for all its numbers), each bounded by ``deadline`` (see :func:`bounded`).
+    On PostgreSQL (psycopg 3, outside a caller's transaction): one round trip to the
+    server whatever the number of telephone numbers, the time budget's
+    ``statement_timeout`` and one statement that inserts the notification and all its
+    numbers, committed as one implicit transaction (:func:`_insert_in_one_message`).
+    Elsewhere two statements in a transaction (the notification's INSERT, then one for
+    all its numbers). Either way bounded by ``deadline`` (see :func:`bounded`).
     A duplicate (same fingerprint) is recognised through the unique index, so
     concurrent copies cannot both be created; the existing row's ``duplicate_count`` is
     incremented instead. The account is part of the identity (``accounts.fingerprint``).
@@ -159,24 +168,37 @@ def store(
         remote_addr=delivery.remote_addr,
         headers=dict(delivery.headers),
     )
+    stale = None
     if parsed.order_id and notification.last_modified_date is not None:
         # Out-of-order delivery: evaluated inside the INSERT and returned with the row,
         # so it costs no statement of its own.
-        notification.is_stale = _newer_exists(db, parsed, notification.last_modified_date)
-    statements = 2 if parsed.telephone_numbers else 1
+        stale = _newer_exists(db, parsed, notification.last_modified_date)
     try:
-        with bounded(db, deadline, statements):
-            notification.save(using=db, force_insert=True)
-            if parsed.telephone_numbers:
-                _insert_numbers(db, notification.pk, parsed)
-        if isinstance(notification.is_stale, RawSQL):
-            # A backend without INSERT ... RETURNING leaves the expression in place.
-            notification.refresh_from_db(using=db, fields=["is_stale"])
+        if _in_one_message(db):
+            _insert_in_one_message(db, notification, stale, parsed, deadline)
+        else:
+            with bounded(db, deadline, statements=2 if parsed.telephone_numbers else 1):
+                _insert(db, notification, stale)
+                if parsed.telephone_numbers:
+                    _insert_numbers(db, notification.pk, parsed)
     except IntegrityError:
         existing = _count_duplicate(db, notification.fingerprint, deadline)
         if existing is None:
             raise  # not the fingerprint: a real integrity problem
         return StoreResult(existing, created=False)
+    notification._state.adding = False
+    notification._state.db = db
+    if post_save.has_listeners(Notification):
+        # The row is written without Model.save() (see _insert); a host's post_save
+        # receivers are still told, once it is committed.
+        post_save.send(
+            sender=Notification,
+            instance=notification,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=db,
+        )
     return StoreResult(notification, created=True)
 
 
@@ -245,8 +267,11 @@ def record_rejection(
         return None
 
 
-def _newer_exists(db: str, parsed: ParsedNotification, last_modified: datetime) -> RawSQL:
-    """``EXISTS`` a notification of the same order with a later ``LastModifiedDate``.
+def _newer_exists(
+    db: str, parsed: ParsedNotification, last_modified: datetime
+) -> tuple[str, tuple[Any, ...]]:
+    """``EXISTS`` a notification of the same order with a later ``LastModifiedDate``:
+    SQL and its parameters, for the INSERT's ``is_stale``.
 
     Written as SQL once per process: building the same query through the ORM's
     ``Exists`` costs about a millisecond of Python per notification, three times what
@@ -266,12 +291,121 @@ def _newer_exists(db: str, parsed: ParsedNotification, last_modified: datetime) 
     )
     when = connection.ops.adapt_datetimefield_value(last_modified)
     # Values go as parameters; only the quoted names are in the text.
-    return RawSQL(  # noqa: S611
-        sql, (parsed.order_id, parsed.order_type, when), output_field=BooleanField()
-    )
+    return sql, (parsed.order_id, parsed.order_type, when)
 
 
 _STALE_COLUMNS = ("order_id", "order_type", "last_modified_date")
+
+
+def _in_one_message(db: str) -> bool:
+    """True where the whole store can go to the server as one message: PostgreSQL with
+    psycopg 3's client-side binding (Django's default), which sends a query through
+    the simple protocol, where several statements may share one message; and not inside
+    a caller's transaction (the message commits as its own implicit transaction)."""
+    connection = connections[db]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+        return False
+    connection.ensure_connection()  # bounded by connect_timeout, as in bounded()
+    return type(connection.connection).__module__.partition(".")[0] == "psycopg"
+
+
+def _insert_in_one_message(
+    db: str,
+    notification: Notification,
+    stale: tuple[str, tuple[Any, ...]] | None,
+    parsed: ParsedNotification,
+    deadline: float | None,
+) -> None:
+    """The notification and its numbers in one round trip and one implicit transaction.
+
+    A request that waits for five round trips (``BEGIN``, the budget, two INSERTs,
+    ``COMMIT``) pays for five context switches on a busy server; this pays for one.
+    The server commits the message as a whole once its last statement has run (an
+    error in any of them rolls all back), and answers only after the commit.
+    """
+    connection = connections[db]
+    insert, params = _insert_sql(connection, notification, stale)
+    numbers = parsed.telephone_numbers
+    if numbers:
+        # The numbers' INSERT reads the new row's id from the first one's RETURNING.
+        numbers_sql, numbers_params = _numbers_sql(connection, "n.id", "n, ", [], parsed)
+        sql = f"WITH n AS ({insert}), t AS ({numbers_sql}) SELECT * FROM n"  # noqa: S608
+        params = [*params, *numbers_params]
+    else:
+        sql = insert
+    if deadline is None:
+        watch: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        budget = ""
+    else:
+        # A share per table written, as the two statements elsewhere get: a lock may
+        # take at most that, the rest is left for spooling.
+        _remaining, share_ms = _shares(connection, deadline, 2 if numbers else 1)
+        budget = "SELECT set_config('statement_timeout', %s, true); "
+        params = [f"{share_ms}ms", *params]
+        watch = severed_at(deadline + _SEVER_GRACE, connection.connection)
+    with watch, connection.cursor() as cursor:
+        cursor.execute(budget + sql, params)
+        if budget:
+            cursor.nextset()  # past set_config's result, to the INSERT's
+        notification.pk, notification.is_stale = cursor.fetchone()
+
+
+def _insert(db: str, notification: Notification, stale: tuple[str, tuple[Any, ...]] | None) -> None:
+    """INSERT the notification (in the caller's transaction), setting its ``pk`` and
+    ``is_stale`` from what the database returns."""
+    connection = connections[db]
+    sql, params = _insert_sql(connection, notification, stale)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if connection.features.can_return_columns_from_insert:
+            notification.pk, notification.is_stale = cursor.fetchone()
+            return
+        notification.pk = connection.ops.last_insert_id(
+            cursor, Notification._meta.db_table, str(Notification._meta.pk.column)
+        )
+    notification.refresh_from_db(using=db, fields=["is_stale"])
+
+
+def _insert_sql(
+    connection: Any, notification: Notification, stale: tuple[str, tuple[Any, ...]] | None
+) -> tuple[str, list[Any]]:
+    """The notification's INSERT, its values prepared by each field as ``save()`` would.
+
+    Written from the model's metadata rather than through ``Model.save()``: on the
+    request path the ORM's machinery for one wide row costs more Python than the
+    database spends storing it. ``is_stale`` is the ``EXISTS`` of ``stale`` (its
+    database default, false, without one).
+    """
+    quote = connection.ops.quote_name
+    columns: list[str] = []
+    placeholders: list[str] = []
+    params: list[Any] = []
+    for field in _inserted_fields():
+        if field.name == "is_stale":
+            if stale is None:
+                continue
+            placeholders.append(stale[0])
+            params.extend(stale[1])
+        else:
+            placeholders.append("%s")
+            value = field.pre_save(notification, True)
+            params.append(field.get_db_prep_save(value, connection))
+        columns.append(quote(str(field.column)))
+    opts = Notification._meta
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names
+        f"VALUES ({', '.join(placeholders)})"
+    )
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(str(opts.pk.column))}, {quote('is_stale')}"
+    return sql, params
+
+
+def _inserted_fields() -> list[Field[Any, Any]]:
+    pk = Notification._meta.pk
+    return [field for field in Notification._meta.local_concrete_fields if field is not pk]
 
 
 def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -> None:
@@ -283,37 +417,56 @@ def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -
     than the INSERT itself at 5,000 numbers.
     """
     connection = connections[db]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql, params = _numbers_sql(connection, "%s", "", [notification_id], parsed)
+            cursor.execute(sql, params)
+        else:
+            cursor.executemany(
+                _numbers_insert(connection) + "VALUES (%s, %s, %s, %s)",
+                [(notification_id, *number) for number in parsed.telephone_numbers],
+            )
+
+
+def _numbers_insert(connection: Any) -> str:
     quote = connection.ops.quote_name
     columns = {f.name: quote(str(f.column)) for f in TelephoneNumber._meta.concrete_fields}
-    insert = (
+    return (
         f"INSERT INTO {quote(TelephoneNumber._meta.db_table)} "
         f"({columns['notification']}, {columns['number']}, {columns['e164']}, {columns['kind']}) "
     )
+
+
+def _numbers_sql(
+    connection: Any,
+    notification_id: str,
+    tables: str,
+    params: list[Any],
+    parsed: ParsedNotification,
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: ``INSERT … SELECT <notification_id>, u.* FROM <tables> UNNEST(…) AS u``
+    and its parameters (``params`` first): the numbers' three columns as three arrays."""
     numbers = parsed.telephone_numbers
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns_text = [_SEPARATOR.join(column) for column in zip(*numbers, strict=True)]
-            # Three strings split by the server: adapting three lists of 5,000 strings
-            # costs psycopg about 15 ms, joining them well under one. Not for a single
-            # number: string_to_array('') is an empty array, not one empty string.
-            if len(numbers) > 1 and all(
-                text.count(_SEPARATOR) == len(numbers) - 1 for text in columns_text
-            ):
-                arrays = "string_to_array(%s, %s), string_to_array(%s, %s), string_to_array(%s, %s)"
-                params: list[Any] = [p for text in columns_text for p in (text, _SEPARATOR)]
-            else:
-                arrays = "%s::varchar[], %s::varchar[], %s::varchar[]"
-                params = [list(column) for column in zip(*numbers, strict=True)]
-            cursor.execute(
-                # Quoted names from the model's metadata; every value is a parameter.
-                insert + f"SELECT %s, * FROM UNNEST({arrays})",  # noqa: S608
-                [notification_id, *params],
-            )
-        else:
-            cursor.executemany(
-                insert + "VALUES (%s, %s, %s, %s)",
-                [(notification_id, *number) for number in numbers],
-            )
+    columns_text = [_SEPARATOR.join(column) for column in zip(*numbers, strict=True)]
+    # Three strings split by the server: adapting three lists of 5,000 strings costs
+    # psycopg about 15 ms, joining them well under one. Not for a single number:
+    # string_to_array('') is an empty array, not one empty string.
+    if len(numbers) > 1 and all(
+        text.count(_SEPARATOR) == len(numbers) - 1 for text in columns_text
+    ):
+        params = [*params, *(p for text in columns_text for p in (text, _SEPARATOR))]
+        arrays = _SPLIT
+    else:
+        params = [*params, *(list(column) for column in zip(*numbers, strict=True))]
+        arrays = _CAST
+    # Quoted names from the model's metadata; every value is a parameter.
+    insert = _numbers_insert(connection)
+    sql = f"{insert}SELECT {notification_id}, u.* FROM {tables}UNNEST({arrays}) AS u"  # noqa: S608
+    return sql, params
+
+
+_SPLIT = "string_to_array(%s, %s), string_to_array(%s, %s), string_to_array(%s, %s)"
+_CAST = "%s::varchar[], %s::varchar[], %s::varchar[]"
 
 
 #: Joins a column of numbers for string_to_array(): XML 1.0 text cannot contain U+0001
