@@ -244,6 +244,9 @@ def _claim(
         rows = rows.select_for_update(skip_locked=skip_locked)
     elif not rows.update(attempts=F("attempts")):
         return None
+    elif notification is not None and pinned is not None:
+        notification.attempts = pinned  # what the claim matched
+        return notification
     if connection.vendor == "postgresql":
         # Read with the claim, so it costs no statement (see _ASYNC_COMMIT).
         rows = rows.annotate(_commit=RawSQL(_ASYNC_COMMIT, ()))  # noqa: S611 - a constant
@@ -344,9 +347,10 @@ def _record_with_history(
     the history; False when another claimer recorded one first.
 
     On PostgreSQL one statement does both (the history's INSERT reads the UPDATE's
-    ``RETURNING``): one round trip fewer for every dispatch.
+    ``RETURNING``): one round trip fewer for every dispatch. Both are written from the
+    models' metadata: compiling them through the ORM costs more Python, on every
+    dispatch, than the database spends running them.
     """
-    condition = Q(pk=notification.pk, attempts=notification.attempts)
     attempt = DispatchAttempt(
         notification_id=notification.pk,
         number=notification.attempts + 1,
@@ -361,34 +365,35 @@ def _record_with_history(
         ],
     )
     connection = connections[db]
-    if connection.vendor != "postgresql":
-        if not _record(db, condition, state, error, started):
-            return False
-        attempt.save(using=db, force_insert=True)
-        return True
     quote = connection.ops.quote_name
-    record, params = _record_sql(connection, notification, state, error, started)
+    record, record_params = _record_sql(connection, notification, state, error, started)
+    one_statement = connection.vendor == "postgresql"
+    returned = {"notification": "id", "number": "attempts"}  # the UPDATE's RETURNING
     fields = [f for f in DispatchAttempt._meta.local_concrete_fields if not f.primary_key]
-    values = []
+    values: list[str] = []
+    params: list[Any] = []
     for field in fields:
-        if field.name == "notification":
-            values.append(f"u.{quote('id')}")
-        elif field.name == "number":
-            values.append(f"u.{quote('attempts')}")
+        if one_statement and field.name in returned:
+            values.append(f"u.{quote(returned[field.name])}")
         else:
             values.append("%s")
-            value = field.get_db_prep_save(field.pre_save(attempt, True), connection)
-            params = (*params, value)
-    columns = ", ".join(quote(str(f.column)) for f in fields)
+            params.append(field.get_db_prep_save(field.pre_save(attempt, True), connection))
     # Quoted names from the models' metadata; every value is a parameter.
-    sql = (
-        f"WITH u AS ({record} RETURNING {quote('id')}, {quote('attempts')}) "  # noqa: S608
-        f"INSERT INTO {quote(DispatchAttempt._meta.db_table)} ({columns}) "
-        f"SELECT {', '.join(values)} FROM u"
-    )
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    history = f"INSERT INTO {quote(DispatchAttempt._meta.db_table)} ({columns}) "
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return bool(cursor.rowcount == 1)
+        if one_statement:
+            cursor.execute(
+                f"WITH u AS ({record} RETURNING {', '.join(map(quote, returned.values()))}) "  # noqa: S608
+                f"{history}SELECT {', '.join(values)} FROM u",
+                [*record_params, *params],
+            )
+            return bool(cursor.rowcount == 1)
+        cursor.execute(record, record_params)
+        if cursor.rowcount != 1:
+            return False
+        cursor.execute(f"{history}VALUES ({', '.join(values)})", params)
+        return True
 
 
 def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:
@@ -408,9 +413,8 @@ def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:
 def _record_sql(
     connection: Any, notification: Notification, state: str, error: str, started: Any
 ) -> tuple[str, tuple[Any, ...]]:
-    """:func:`_record` for the row's own ``attempts``, as SQL a statement can go on
-    from. Written from the model's metadata: compiling the same UPDATE through the ORM
-    costs more Python, on every dispatch, than the database spends running it."""
+    """:func:`_record` for the row's own ``attempts``, as SQL (see
+    :func:`_record_with_history`)."""
     quote = connection.ops.quote_name
     fields = {
         name: cast("Field[Any, Any]", Notification._meta.get_field(name))
