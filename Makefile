@@ -64,4 +64,4 @@ bench-admin: $(VENV)/.installed-dev
 	$(BIN)/python bench/admin_timing.py --write bench/results/admin-$$(date +%Y%m%d).md
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info
+	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info build dist
