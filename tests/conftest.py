@@ -30,10 +30,11 @@ def pytest_report_header() -> str:
 
 
 def pytest_configure() -> None:
-    """Under tox (``BW_TEST_INSTALLED_PACKAGE=1``) the suite must test the installed wheel.
+    """With ``BW_TEST_INSTALLED_PACKAGE=1`` the suite must test the installed package.
 
-    tox runs it from a copy of the test tree without the package, so only site-packages
-    can provide it; this makes a regression (the checkout back on ``sys.path``) fail.
+    tests/installed_tree.py (how tox runs the suites) sets it and runs pytest from a copy
+    of the test tree without the package, so only site-packages can provide it; this
+    makes a regression (a source tree back on ``sys.path``) fail the run.
     """
     if not os.environ.get("BW_TEST_INSTALLED_PACKAGE"):
         return
