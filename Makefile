@@ -12,14 +12,15 @@ PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv ver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
 
+# Developer tools are dependency groups (PEP 735) in pyproject.toml: pip >= 25.1's --group.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
+	$(BIN)/python -m pip install --quiet -e . --group test --group browser
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,browser,bench,lint,postgres]' 'tox>=4.11'
+	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $@
 
 ## demo: migrate an SQLite database, post the sample notifications, serve the admin
@@ -63,4 +64,4 @@ bench-admin: $(VENV)/.installed-dev
 	$(BIN)/python bench/admin_timing.py --write bench/results/admin-$$(date +%Y%m%d).md
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info
+	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info build dist

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import sysconfig
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,10 +17,33 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+import django_bw_notifications
 from django_bw_notifications import signals
 
 PAYLOADS = Path(__file__).parent / "payloads"
 USERNAME, PASSWORD = "bandwidth", "correct-horse-battery-staple"
+PACKAGE = Path(django_bw_notifications.__file__).resolve().parent
+
+
+def pytest_report_header() -> str:
+    return f"django_bw_notifications: {PACKAGE}"
+
+
+def pytest_configure() -> None:
+    """With ``BW_TEST_INSTALLED_PACKAGE=1`` the suite must test the installed package.
+
+    tests/installed_tree.py (how tox runs the suites) sets it and runs pytest from a copy
+    of the test tree without the package, so only site-packages can provide it; this
+    makes a regression (a source tree back on ``sys.path``) fail the run.
+    """
+    if not os.environ.get("BW_TEST_INSTALLED_PACKAGE"):
+        return
+    site_packages = Path(sysconfig.get_path("purelib")).resolve()
+    if not PACKAGE.is_relative_to(site_packages):
+        raise pytest.UsageError(
+            f"BW_TEST_INSTALLED_PACKAGE is set, but django_bw_notifications was imported "
+            f"from {PACKAGE}, not from {site_packages}"
+        )
 
 
 def payload(name: str) -> bytes:

@@ -4,8 +4,8 @@ An operator logs in, opens the list, filters the failed notifications, searches 
 telephone number, opens a notification, and replays the failed one. The screenshots in
 ``docs/screenshots/`` come from this test (``make screenshots``).
 
-Skips, saying why, without the ``browser`` extra (``pip install
-'django-bw-notifications[browser]'``) or without Chromium (``apt-get install chromium``).
+Skips, saying why, without Playwright (the ``browser`` dependency group: ``pip install
+--group browser`` in a checkout) or without Chromium (``apt-get install chromium``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sync_api = None
 
 MISSING = (
-    "Playwright is not installed: pip install 'django-bw-notifications[browser]'"
+    "Playwright is not installed: pip install --group browser (from the repository root)"
     if sync_api is None
     else f"no Chromium at {CHROMIUM}: apt-get install chromium (or set BW_CHROMIUM)"
     if shutil.which(CHROMIUM) is None
