@@ -63,5 +63,15 @@ bench-admin: $(VENV)/.installed-dev
 	$(BIN)/python bench/admin_dataset.py --notifications $(or $(N),1000000)
 	$(BIN)/python bench/admin_timing.py --write bench/results/admin-$$(date +%Y%m%d).md
 
+## docs: the docs site into docs/_build/html (Sphinx; warnings, broken references too, are errors)
+.PHONY: docs
+docs: $(VENV)/.installed-docs
+	$(BIN)/python -m sphinx -n -W --keep-going -b html docs docs/_build/html
+
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip  # --group needs pip 25.1+
+	$(BIN)/python -m pip install --quiet -e . --group docs
+	touch $@
+
 clean:
 	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info build dist
