@@ -35,7 +35,7 @@ test: $(VENV)/.installed
 test-postgres: $(VENV)/.installed-dev
 	DB=postgres $(BIN)/python -m pytest
 
-## lint: ruff (lint + format) and mypy --strict
+## lint: ruff (lint + format), mypy (strict on the package, bodies checked in tests)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -36,7 +36,7 @@ URL = "/bandwidth/notifications/"
 # Characters XML 1.0 allows in text, less "\r" (XML turns it into "\n" by design).
 XML_CHARS = st.characters(
     codec="utf-8",
-    exclude_categories=("Cs",),
+    exclude_categories=["Cs"],
     exclude_characters="\r\ufffe\uffff",
 ).filter(lambda c: c in "\t\n" or ord(c) >= 0x20)
 PADDING = st.sampled_from(["", " ", "  ", "\n", "\n    ", "\t"])
@@ -115,15 +115,17 @@ class RoundTripTests(TestCase):
         notification = Notification.objects.get()
         for attribute, value in expected.items():
             if attribute == "numbers":
+                assert isinstance(value, list)
                 stored = list(
                     notification.telephone_numbers.order_by("id").values_list("number", "e164")
                 )
-                assert stored == [(n, _e164(n)) for n in value]  # type: ignore[attr-defined]
+                assert stored == [(n, _e164(n)) for n in value]
             elif attribute == "last_modified_date" and value is not None:
+                assert isinstance(value, datetime)
                 # The database keeps microseconds; the XML had milliseconds.
                 assert notification.last_modified_date == value.replace(
                     microsecond=value.microsecond // 1000 * 1000
-                )  # type: ignore[attr-defined]
+                )
             else:
                 assert getattr(notification, attribute) == value, attribute
         assert notification.raw_body == body.decode("utf-8")
