@@ -35,11 +35,13 @@ test: $(VENV)/.installed
 test-postgres: $(VENV)/.installed-dev
 	DB=postgres $(BIN)/python -m pytest
 
-## lint: ruff (lint + format), mypy (strict on the package, bodies checked in tests)
+## lint: ruff (lint + format), mypy (strict on the package, bodies checked in tests; the
+## example project with its own settings, example_project/mypy.ini)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd example_project && ../$(BIN)/mypy
 
 ## tox: the Python x Django x database matrix (ENVS="py312-dj60-sqlite,..." to choose)
 tox: $(VENV)/.installed-dev
