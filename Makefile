@@ -8,7 +8,7 @@ PORT ?= 8000
 # not go through pyenv's shims reliably. Empty where pyenv is absent.
 PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
 
-.PHONY: demo test test-postgres lint tox screenshots bench bench-short bench-admin clean
+.PHONY: demo test test-postgres coverage lint tox screenshots bench bench-short bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,browser,bench,lint,postgres]' 'tox>=4.11'
+$(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,browser,bench,lint,postgres]' 'tox>=4.11' \
+		'coverage>=7.4'
 	touch $@
 
 ## demo: migrate an SQLite database, post the sample notifications, serve the admin
@@ -34,6 +35,16 @@ test: $(VENV)/.installed
 ## test-postgres: the same suite against the PostgreSQL on 127.0.0.1:5432
 test-postgres: $(VENV)/.installed-dev
 	DB=postgres $(BIN)/python -m pytest
+
+## coverage: branch coverage of the suite on SQLite and on PostgreSQL, combined; fails under
+## the floor in pyproject.toml ([tool.coverage.report] fail_under). Needs the PostgreSQL
+## on 127.0.0.1:5432 (some paths run only there, some only on SQLite).
+coverage: $(VENV)/.installed-dev
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m coverage run -m pytest -q
+	DB=postgres DB_NAME=bw_notifications_cov $(BIN)/python -m coverage run -m pytest -q
+	$(BIN)/python -m coverage combine --quiet
+	$(BIN)/python -m coverage report
 
 ## lint: ruff (lint + format), mypy (strict on the package, bodies checked in tests; the
 ## example project with its own settings, example_project/mypy.ini)
@@ -65,4 +76,4 @@ bench-admin: $(VENV)/.installed-dev
 	$(BIN)/python bench/admin_timing.py --write bench/results/admin-$$(date +%Y%m%d).md
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info
+	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info .coverage .coverage.* htmlcov
