@@ -109,7 +109,7 @@ class RoundTripTests(TestCase):
     def test_what_is_sent_is_what_is_stored(self, case: tuple[bytes, dict[str, object]]) -> None:
         body, expected = case
         response = self.client.post(
-            URL, data=body, content_type="application/xml", HTTP_AUTHORIZATION=AUTH
+            URL, data=body, content_type="application/xml", headers={"authorization": AUTH}
         )
         assert response.status_code == 200, response.content
         notification = Notification.objects.get()
@@ -166,7 +166,7 @@ class ByteFuzzTests(TestCase):
     )
     def test_no_body_gets_a_500(self, body: bytes, content_type: str) -> None:
         response = self.client.post(
-            URL, data=body, content_type=content_type, HTTP_AUTHORIZATION=AUTH
+            URL, data=body, content_type=content_type, headers={"authorization": AUTH}
         )
         assert response.status_code in {200, 400, 415}
         if response.status_code != 200:
