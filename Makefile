@@ -8,7 +8,7 @@ PORT ?= 8000
 # not go through pyenv's shims reliably. Empty where pyenv is absent.
 PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
 
-.PHONY: demo test test-postgres coverage lint tox screenshots bench bench-short bench-admin clean
+.PHONY: demo test test-postgres coverage lint pre-commit tox screenshots bench bench-short bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,browser,bench,lint,postgres]' 'tox>=4.11' \
-		'coverage>=7.4'
+		'coverage>=7.4' 'pre-commit>=3.5'
 	touch $@
 
 ## demo: migrate an SQLite database, post the sample notifications, serve the admin
@@ -53,6 +53,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd example_project && ../$(BIN)/mypy
+
+## pre-commit: every hook on every file (ruff, django-upgrade, pyproject-fmt, typos, mypy)
+pre-commit: $(VENV)/.installed-dev
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 ## tox: the Python x Django x database matrix (ENVS="py312-dj60-sqlite,..." to choose)
 tox: $(VENV)/.installed-dev

@@ -232,7 +232,7 @@ def test_numbers_cost_no_extra_queries(post: Any) -> None:
     one, many = queries_for(1), queries_for(5000)
     if connection.vendor == "postgresql":
         assert one == many
-    assert one <= 6  # savepoint pair (test transaction) + 2 INSERTs + outcome UPDATE + ...
+    assert one <= 6  # savepoint pair (test transaction) + 2 INSERT + outcome UPDATE + ...
 
 
 @on_postgres
