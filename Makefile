@@ -8,7 +8,7 @@ PORT ?= 8000
 # not go through pyenv's shims reliably. Empty where pyenv is absent.
 PYENV_PATHS := $(shell command -v pyenv >/dev/null 2>&1 && for v in $$(pyenv versions --bare | grep -E '^3\.1[123]\.[0-9]+$$'); do printf '%s/bin:' "$$(pyenv prefix $$v)"; done)
 
-.PHONY: demo test test-postgres lint tox screenshots bench bench-short bench-admin clean
+.PHONY: demo test test-postgres coverage lint pre-commit tox screenshots bench bench-short bench-admin clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . --group test --group browser
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	touch $@
 
@@ -36,11 +36,27 @@ test: $(VENV)/.installed
 test-postgres: $(VENV)/.installed-dev
 	DB=postgres $(BIN)/python -m pytest
 
-## lint: ruff (lint + format) and mypy --strict
+## coverage: branch coverage of the suite on SQLite and on PostgreSQL, combined; fails under
+## the floor in pyproject.toml ([tool.coverage.report] fail_under). Needs the PostgreSQL
+## on 127.0.0.1:5432 (some paths run only there, some only on SQLite).
+coverage: $(VENV)/.installed-dev
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m coverage run -m pytest -q
+	DB=postgres DB_NAME=bw_notifications_cov $(BIN)/python -m coverage run -m pytest -q
+	$(BIN)/python -m coverage combine --quiet
+	$(BIN)/python -m coverage report
+
+## lint: ruff (lint + format), mypy (strict on the package, bodies checked in tests; the
+## example project with its own settings, example_project/mypy.ini)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd example_project && ../$(BIN)/mypy
+
+## pre-commit: every hook on every file (ruff, django-upgrade, pyproject-fmt, typos, mypy)
+pre-commit: $(VENV)/.installed-dev
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 ## tox: the Python x Django x database matrix (ENVS="py312-dj60-sqlite,..." to choose)
 tox: $(VENV)/.installed-dev
@@ -74,4 +90,4 @@ $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
 	touch $@
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info build dist
+	rm -rf $(VENV) .tox example_project/db.sqlite3 *.egg-info build dist docs/_build .coverage .coverage.* htmlcov

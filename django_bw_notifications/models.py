@@ -186,7 +186,7 @@ class Notification(models.Model):
     )
     source = models.CharField(
         max_length=16,
-        choices=Source.choices,
+        choices=Source,
         default=Source.DELIVERY,
         help_text="Delivered by Bandwidth, or synthesised by bw_notifications_reconcile "
         "from the order as the Numbers API returned it (then raw_body is that response).",
@@ -207,7 +207,7 @@ class Notification(models.Model):
 
     processing_state = models.CharField(
         max_length=16,
-        choices=ProcessingState.choices,
+        choices=ProcessingState,
         default=ProcessingState.PENDING,
     )
     attempts = models.PositiveIntegerField(default=0, help_text="Dispatches run so far.")
@@ -322,7 +322,7 @@ class DispatchAttempt(models.Model):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     #: ``processed`` or ``failed``.
-    outcome = models.CharField(max_length=16, choices=ProcessingState.choices)
+    outcome = models.CharField(max_length=16, choices=ProcessingState)
     receivers_called = models.PositiveIntegerField(default=0)
     #: ``[{"receiver", "error", "traceback"}]``, one per receiver that raised.
     failures = models.JSONField(default=list, blank=True)

@@ -143,7 +143,7 @@ class WebhookView(View):
             remote_addr=remote_addr,
             headers=_stored_headers(request),
             account=receiver.account,
-            content_type=request.META.get("CONTENT_TYPE", ""),
+            content_type=request.headers.get("content-type", ""),
         )
         answer = _Answer()
         try:
@@ -197,14 +197,14 @@ def _gatekeep(
         return _text(403, "this address may not post notifications")
     if not credentials:
         return None
-    has_header = "HTTP_AUTHORIZATION" in request.META
+    has_header = "authorization" in request.headers
     _authorization_watch.observe(has_header)
-    if credentials_accepted(request.META.get("HTTP_AUTHORIZATION"), credentials):
+    if credentials_accepted(request.headers.get("authorization"), credentials):
         return None
     if has_header:
         # Credentials were sent and refused: a botched rotation loses every delivery,
         # so this is worth a WARNING (once a minute per username and address).
-        _refusals.observe(presented_username(request.META.get("HTTP_AUTHORIZATION")), remote_addr)
+        _refusals.observe(presented_username(request.headers.get("authorization")), remote_addr)
     else:
         # Normal traffic: Bandwidth's first request never carries credentials.
         logger.debug("401 challenge to %s (no Authorization header)", remote_addr)
@@ -246,13 +246,13 @@ def _text(status: int, text: str) -> HttpResponse:
 def _read_body(request: HttpRequest, limit: int | None) -> bytes:
     limit_text = f"at most {limit} bytes are accepted (BW_NOTIFICATIONS_MAX_BODY_SIZE)"
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(request.headers.get("content-length") or 0)
     except ValueError:
         declared = 0
     if limit is not None and declared > limit:
         raise _Refused(413, f"the body is {declared} bytes; {limit_text}", size=declared)
     stream: Any = request
-    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     if chunked and not declared and isinstance(request, WSGIRequest):
         # Django's WSGIRequest reads nothing without Content-Length. A server that
         # de-chunks the body says so with wsgi.input_terminated (gunicorn does); read

@@ -16,13 +16,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PAYLOADS = HERE.parent / "tests" / "payloads"
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin"
 
 
-def manage(*args: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def manage(*args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(HERE / "manage.py"), *args], check=check, text=True, **kwargs
     )

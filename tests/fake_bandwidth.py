@@ -396,9 +396,11 @@ def _subscriptions_xml(subscriptions: Any, root_name: str) -> str:
 def _post_with_challenge(subscription: FakeSubscription, body: bytes, attempts: list[int]) -> str:
     parts = urlsplit(subscription.url)
     path = parts.path or "/"
+    host = parts.hostname
+    assert host, f"a subscription URL without a host: {subscription.url!r}"
 
     def post(authorization: str | None) -> http.client.HTTPResponse:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection = http.client.HTTPConnection(host, parts.port, timeout=10)
         headers = {"Content-Type": "application/xml; charset=utf-8"}
         if authorization:
             headers["Authorization"] = authorization

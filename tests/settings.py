@@ -6,6 +6,7 @@
 
 import os
 from importlib.util import find_spec
+from typing import Any
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -16,6 +17,7 @@ ROOT_URLCONF = "tests.urls"
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # the package must not care
 
+DATABASES: dict[str, dict[str, Any]]
 if os.environ.get("DB", "sqlite") == "postgres":
     DATABASES = {
         "default": {

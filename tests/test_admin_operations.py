@@ -38,7 +38,7 @@ def change_url(notification: Notification) -> str:
 
 
 @pytest.fixture
-def failing_receiver() -> Iterator[Callable[[], None]]:
+def failing_receiver() -> Iterator[Callable[[], bool]]:
     """While connected, every notification's dispatch fails. Call it to disconnect."""
 
     def boom(**kwargs: Any) -> None:
@@ -489,7 +489,11 @@ def test_one_request_replays_at_most_the_limit(
     admin_client: Client, order_story: list[Notification], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("django_bw_notifications.admin.notifications.REPLAY_LIMIT", 2)
-    data = {"action": "replay_signals", "select_across": "1", "index": "0"}
+    data: dict[str, str | list[str]] = {
+        "action": "replay_signals",
+        "select_across": "1",
+        "index": "0",
+    }
     data["_selected_action"] = [str(n.pk) for n in order_story]
     html = admin_client.post(CHANGELIST, data, follow=True).content.decode()
     assert "Replayed 2: 2 succeeded, 0 failed." in html

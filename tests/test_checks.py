@@ -200,4 +200,4 @@ def test_a_postgresql_database_without_a_short_connect_timeout_is_warned_under_d
     assert bool(messages) is warned
     if warned:
         assert "connect_timeout" in messages[0].msg
-        assert "connect_timeout" in messages[0].hint
+        assert "connect_timeout" in (messages[0].hint or "")

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -179,7 +180,7 @@ def test_body_over_the_cap_gets_413_without_being_stored(post: Any, settings: An
 
 
 def test_body_over_the_cap_without_content_length_is_cut_off_at_the_cap(
-    rf: Any, settings: Any
+    rf: RequestFactory, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django_bw_notifications.views import webhook
 
@@ -190,7 +191,12 @@ def test_body_over_the_cap_without_content_length_is_cut_off_at_the_cap(
     del request.META["CONTENT_LENGTH"]
     reads: list[int] = []
     original = request.read
-    request.read = lambda n=-1: reads.append(n) or original(n)
+
+    def read(n: int = -1) -> bytes:
+        reads.append(n)
+        return original(n)
+
+    monkeypatch.setattr(request, "read", read)
     assert webhook(request).status_code == 413
     assert reads == [1001]
 
@@ -226,7 +232,7 @@ def test_numbers_cost_no_extra_queries(post: Any) -> None:
     one, many = queries_for(1), queries_for(5000)
     if connection.vendor == "postgresql":
         assert one == many
-    assert one <= 6  # savepoint pair (test transaction) + 2 INSERTs + outcome UPDATE + ...
+    assert one <= 6  # savepoint pair (test transaction) + 2 INSERT + outcome UPDATE + ...
 
 
 @on_postgres
@@ -319,6 +325,7 @@ def test_chunked_body_the_server_cannot_dechunk_is_411_not_empty() -> None:
     from django_bw_notifications.views import webhook
 
     response = webhook(_chunked_request(payload("01"), terminated=False))
+    assert isinstance(response, HttpResponse)
     assert response.status_code == 411
     assert b"chunked" in response.content
     assert RejectedDelivery.objects.get().status_code == 411

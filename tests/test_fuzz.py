@@ -36,7 +36,7 @@ URL = "/bandwidth/notifications/"
 # Characters XML 1.0 allows in text, less "\r" (XML turns it into "\n" by design).
 XML_CHARS = st.characters(
     codec="utf-8",
-    exclude_categories=("Cs",),
+    exclude_categories=["Cs"],
     exclude_characters="\r\ufffe\uffff",
 ).filter(lambda c: c in "\t\n" or ord(c) >= 0x20)
 PADDING = st.sampled_from(["", " ", "  ", "\n", "\n    ", "\t"])
@@ -109,21 +109,23 @@ class RoundTripTests(TestCase):
     def test_what_is_sent_is_what_is_stored(self, case: tuple[bytes, dict[str, object]]) -> None:
         body, expected = case
         response = self.client.post(
-            URL, data=body, content_type="application/xml", HTTP_AUTHORIZATION=AUTH
+            URL, data=body, content_type="application/xml", headers={"authorization": AUTH}
         )
         assert response.status_code == 200, response.content
         notification = Notification.objects.get()
         for attribute, value in expected.items():
             if attribute == "numbers":
+                assert isinstance(value, list)
                 stored = list(
                     notification.telephone_numbers.order_by("id").values_list("number", "e164")
                 )
-                assert stored == [(n, _e164(n)) for n in value]  # type: ignore[attr-defined]
+                assert stored == [(n, _e164(n)) for n in value]
             elif attribute == "last_modified_date" and value is not None:
+                assert isinstance(value, datetime)
                 # The database keeps microseconds; the XML had milliseconds.
                 assert notification.last_modified_date == value.replace(
                     microsecond=value.microsecond // 1000 * 1000
-                )  # type: ignore[attr-defined]
+                )
             else:
                 assert getattr(notification, attribute) == value, attribute
         assert notification.raw_body == body.decode("utf-8")
@@ -164,7 +166,7 @@ class ByteFuzzTests(TestCase):
     )
     def test_no_body_gets_a_500(self, body: bytes, content_type: str) -> None:
         response = self.client.post(
-            URL, data=body, content_type=content_type, HTTP_AUTHORIZATION=AUTH
+            URL, data=body, content_type=content_type, headers={"authorization": AUTH}
         )
         assert response.status_code in {200, 400, 415}
         if response.status_code != 200:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from django_bw_notifications import signals
 from django_bw_notifications.models import Notification, ProcessingState
@@ -18,7 +19,7 @@ from .conftest import PASSWORD, USERNAME, basic, notification_xml, on_postgres, 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _endpoint(live_server: Any) -> str:
+def _endpoint(live_server: LiveServer) -> str:
     return live_server.url + reverse("bw_notifications:webhook")
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import defusedxml.ElementTree
 import pytest
 
 from django_bw_notifications import parsing
@@ -418,7 +419,7 @@ def test_parse_result_is_frozen() -> None:
 def defused_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record each body handed to defusedxml (and still parse it there)."""
     calls: list[str] = []
-    real = parsing.fromstring
+    real = defusedxml.ElementTree.fromstring
 
     def recording(text: str, **kwargs: Any) -> Any:
         calls.append(text)

@@ -87,7 +87,7 @@ def test_every_delivery_logs_one_structured_line(post: Any, caplog: Any) -> None
         post(payload("01"))
     [record] = [r for r in caplog.records if r.getMessage().startswith("Notification ")]
     assert record.levelno == logging.INFO
-    assert record.outcome == "stored"  # type: ignore[attr-defined]
-    assert record.order_type == "orders"  # type: ignore[attr-defined]
-    assert record.notification_id == Notification.objects.get().pk  # type: ignore[attr-defined]
-    assert isinstance(record.duration_ms, float)  # type: ignore[attr-defined]
+    assert record.outcome == "stored"
+    assert record.order_type == "orders"
+    assert record.notification_id == Notification.objects.get().pk
+    assert isinstance(record.duration_ms, float)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from django_bw_notifications.models import Notification
 
@@ -28,7 +29,7 @@ def send(*args: str) -> str:
 
 
 @pytest.fixture
-def endpoint(live_server: Any) -> str:
+def endpoint(live_server: LiveServer) -> str:
     return live_server.url + reverse("bw_notifications:webhook")
 
 

@@ -81,7 +81,7 @@ def test_two_workers_process_every_notification_once_despite_a_kill(live_server:
             headers={"Content-Type": "application/xml", "Authorization": basic()},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status
+            return int(response.status)
 
     with override_settings(
         BW_NOTIFICATIONS_DISPATCH="task",

@@ -51,7 +51,7 @@ def calls() -> Iterator[list[int]]:
 
 
 @pytest.fixture
-def failing() -> Iterator[Callable[[], None]]:
+def failing() -> Iterator[Callable[[], bool]]:
     def boom(**kwargs: Any) -> None:
         raise RuntimeError("CRM down")
 

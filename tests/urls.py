@@ -1,7 +1,10 @@
-from django.contrib import admin
-from django.urls import include, path
+from typing import Any
 
-urlpatterns = [
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import URLPattern, URLResolver, include, path
+
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("bandwidth/notifications/", include("django_bw_notifications.urls")),
     path("api/bandwidth/", include("django_bw_notifications.api.urls")),
@@ -19,7 +22,7 @@ class HostWebhookView(WebhookView):
 class DispatchHookView(WebhookView):
     """A subclass that overrides dispatch() itself (where exemptions used to live)."""
 
-    def dispatch(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = super().dispatch(request, *args, **kwargs)
         response["X-Hooked"] = "yes"
         return response

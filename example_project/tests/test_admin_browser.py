@@ -34,11 +34,13 @@ SCREENSHOTS = os.environ.get("BW_SCREENSHOTS_DIR")
 try:
     from playwright import sync_api
 except ImportError:  # pragma: no cover - depends on the machine
-    sync_api = None
+    HAVE_PLAYWRIGHT = False
+else:
+    HAVE_PLAYWRIGHT = True
 
 MISSING = (
     "Playwright is not installed: pip install --group browser (from the repository root)"
-    if sync_api is None
+    if not HAVE_PLAYWRIGHT
     else f"no Chromium at {CHROMIUM}: apt-get install chromium (or set BW_CHROMIUM)"
     if shutil.which(CHROMIUM) is None
     else ""
