@@ -84,7 +84,13 @@ def parse_times(size: int) -> dict[str, float]:
 
 def main() -> None:
     client = Client()
-    paths = {"ours": "/ours/", "raw": "/raw/", "floor": "/floor/", "naive": "/naive/"}
+    paths = {
+        "ours": "/ours/",
+        "raw": "/raw/",
+        "floor": "/floor/",
+        "rows": "/rows/",
+        "naive": "/naive/",
+    }
     result = {
         "statements": {
             str(size): {name: statements(client, path, size) for name, path in paths.items()}

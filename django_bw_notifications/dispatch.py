@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from .deadlines import severed_at
 from .models import DispatchAttempt, Notification, ProcessingState
+from .roundtrips import several_statements_per_message
 from .signals import signals_for
 
 __all__ = [
@@ -231,7 +232,7 @@ def _claim(
     its busy timeout), so the outcome's write can never fail on a lock upgrade.
     """
     connection = connections[db]
-    if notification is not None and connection.vendor == "postgresql":
+    if notification is not None and (pinned is not None or connection.vendor == "postgresql"):
         attempts = _lock_in_memory(db, notification_id, eligible, pinned, skip_locked)
         if attempts is None:
             return None
@@ -244,9 +245,6 @@ def _claim(
         rows = rows.select_for_update(skip_locked=skip_locked)
     elif not rows.update(attempts=F("attempts")):
         return None
-    elif notification is not None and pinned is not None:
-        notification.attempts = pinned  # what the claim matched
-        return notification
     if connection.vendor == "postgresql":
         # Read with the claim, so it costs no statement (see _ASYNC_COMMIT).
         rows = rows.annotate(_commit=RawSQL(_ASYNC_COMMIT, ()))  # noqa: S611 - a constant
@@ -262,9 +260,10 @@ def _claim(
 def _lock_in_memory(
     db: str, notification_id: int, eligible: Q, pinned: int | None, skip_locked: bool
 ) -> int | None:
-    """PostgreSQL, the row already in memory (every first dispatch): ``SELECT … FOR
-    UPDATE`` written from the model's metadata, the eligibility compiled once per
-    process (:func:`_eligible_sql`); the row's ``attempts``, None if not claimed."""
+    """The claim of a row already in memory (every first dispatch), written from the
+    model's metadata, its eligibility compiled once per process (:func:`_eligible_sql`):
+    the row's ``attempts``, None if not claimed. Without row locks (SQLite) ``pinned``
+    is required: the no-op UPDATE that takes the write lock matches it or nothing."""
     connection = connections[db]
     quote = connection.ops.quote_name
     table = quote(Notification._meta.db_table)
@@ -281,14 +280,25 @@ def _lock_in_memory(
     if condition:
         where.append(f"({condition})")
         params.extend(condition_params)
+    if connection.features.has_select_for_update:
+        # Read with the claim, so it costs no statement (see _ASYNC_COMMIT).
+        commit = f", {_ASYNC_COMMIT}" if connection.vendor == "postgresql" else ""
+        sql = (
+            f"SELECT {table}.{attempts}{commit} FROM {table} "  # noqa: S608 - names
+            f"WHERE {' AND '.join(where)} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else int(row[0])
+    assert pinned is not None
     sql = (
-        f"SELECT {table}.{attempts}, {_ASYNC_COMMIT} FROM {table} "  # noqa: S608 - names
-        f"WHERE {' AND '.join(where)} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}"
+        f"UPDATE {table} SET {attempts} = {attempts} "  # noqa: S608 - quoted names
+        f"WHERE {' AND '.join(where)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+        return pinned if cursor.rowcount == 1 else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -383,17 +393,34 @@ def _record_with_history(
     history = f"INSERT INTO {quote(DispatchAttempt._meta.db_table)} ({columns}) "
     with connection.cursor() as cursor:
         if one_statement:
-            cursor.execute(
+            sql = (
                 f"WITH u AS ({record} RETURNING {', '.join(map(quote, returned.values()))}) "  # noqa: S608
-                f"{history}SELECT {', '.join(values)} FROM u",
-                [*record_params, *params],
+                f"{history}SELECT {', '.join(values)} FROM u"
             )
+            if _ends_here(connection):
+                # The dispatch's own transaction ends with its record, in the same
+                # message: one round trip fewer. The claim holds the row with its
+                # attempts pinned, so the record cannot miss; a failure anywhere in the
+                # message rolls it all back. Django's COMMIT then finds no transaction
+                # open, and psycopg sends nothing for it.
+                sql += "; COMMIT"
+            cursor.execute(sql, [*record_params, *params])
             return bool(cursor.rowcount == 1)
         cursor.execute(record, record_params)
         if cursor.rowcount != 1:
             return False
         cursor.execute(f"{history}VALUES ({', '.join(values)})", params)
         return True
+
+
+def _ends_here(connection: Any) -> bool:
+    """True inside the dispatch's own transaction (not a caller's), on a connection that
+    takes several statements per message (see :mod:`roundtrips`)."""
+    return (
+        len(connection.atomic_blocks) == 1
+        and not connection.needs_rollback
+        and several_statements_per_message(connection)
+    )
 
 
 def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:

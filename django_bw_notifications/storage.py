@@ -35,6 +35,7 @@ from .deadlines import severed_at
 from .delivery import Delivery
 from .models import Notification, RejectedDelivery, TelephoneNumber
 from .parsing import ParsedNotification
+from .roundtrips import several_statements_per_message
 
 __all__ = ["BudgetSpent", "StoreResult", "bounded", "record_rejection", "store"]
 
@@ -298,17 +299,11 @@ _STALE_COLUMNS = ("order_id", "order_type", "last_modified_date")
 
 
 def _in_one_message(db: str) -> bool:
-    """True where the whole store can go to the server as one message: PostgreSQL with
-    psycopg 3's client-side binding (Django's default), which sends a query through
-    the simple protocol, where several statements may share one message; and not inside
-    a caller's transaction (the message commits as its own implicit transaction)."""
+    """True where the whole store can go to the server as one message (see
+    :mod:`roundtrips`), and not inside a caller's transaction: the message commits as
+    its own implicit transaction."""
     connection = connections[db]
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return False
-    if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-        return False
-    connection.ensure_connection()  # bounded by connect_timeout, as in bounded()
-    return type(connection.connection).__module__.partition(".")[0] == "psycopg"
+    return not connection.in_atomic_block and several_statements_per_message(connection)
 
 
 def _insert_in_one_message(

@@ -131,6 +131,8 @@ def test_the_outcome_and_its_history_are_one_statement(post: Any, connect: Any) 
         assert post(notification_xml(order_id="history-1")).status_code == 200
     recording = [q["sql"] for q in captured if q["sql"].startswith("WITH u AS (UPDATE")]
     assert len(recording) == 1
+    # The dispatch's transaction ends in the same message as its record.
+    assert recording[0].endswith("; COMMIT")
     assert not [q for q in captured if q["sql"].startswith("INSERT INTO")]
     stored = Notification.objects.get(order_id="history-1")
     assert (stored.processing_state, stored.attempts) == ("failed", 1)

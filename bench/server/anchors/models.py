@@ -32,3 +32,18 @@ class RecordedDelivery(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     body = models.TextField()
     processed = models.BooleanField(default=False)
+
+
+class RowsDelivery(models.Model):
+    """``rows``: the body, and its numbers as rows, in one transaction."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    body = models.TextField()
+
+
+class RowsNumber(models.Model):
+    """One number of a ``rows`` delivery, indexed as ours are (by id, parent and E.164)."""
+
+    delivery = models.ForeignKey(RowsDelivery, on_delete=models.CASCADE, db_constraint=False)
+    number = models.CharField(max_length=64)
+    e164 = models.CharField(max_length=16, db_index=True)
