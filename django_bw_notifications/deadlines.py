@@ -13,7 +13,6 @@ and Django discards the broken connection at the end of the request.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import socket
@@ -29,24 +28,33 @@ logger = logging.getLogger(__name__)
 
 
 class _Watchdog:
+    """Checks the deadlines being watched every :data:`_TICK` seconds, and sleeps until
+    woken once nothing has been watched for :data:`_LINGER` seconds.
+
+    A request path that watches and releases a few deadlines per request would wake a
+    thread that sleeps until the earliest one each time (a context switch and a fight
+    for the GIL, every time); one that ticks needs no waking while requests keep coming,
+    and is at most one tick late.
+    """
+
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._heap: list[tuple[float, int]] = []
-        self._live: dict[int, Any] = {}
+        self._live: dict[int, tuple[float, Any]] = {}
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
+        self._asleep = False
 
     def watch(self, deadline: float, connection: Any) -> int:
         with self._lock:
             token = next(self._ids)
-            self._live[token] = connection
-            heapq.heappush(self._heap, (deadline, token))
+            self._live[token] = (deadline, connection)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="bw-notifications-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._lock.notify()
+            elif self._asleep:
+                self._lock.notify()
             return token
 
     def release(self, token: int) -> None:
@@ -54,21 +62,34 @@ class _Watchdog:
             self._live.pop(token, None)
 
     def _run(self) -> None:
+        quiet_since: float | None = None
         while True:
             with self._lock:
-                while self._heap and self._heap[0][1] not in self._live:
-                    heapq.heappop(self._heap)  # released in time
-                if not self._heap:
-                    self._lock.wait()
+                now = time.monotonic()
+                due = [token for token, (deadline, _) in self._live.items() if deadline <= now]
+                severed = [self._live.pop(token)[1] for token in due]
+                if self._live or severed:
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = now
+                elif now - quiet_since >= _LINGER:
+                    self._asleep = True
+                    self._lock.wait()  # until the next watch()
+                    self._asleep = False
+                    quiet_since = None
                     continue
-                deadline, token = self._heap[0]
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    self._lock.wait(wait)
+                if not severed:
+                    self._lock.wait(_TICK)
                     continue
-                heapq.heappop(self._heap)
-                connection = self._live.pop(token)
-            _sever(connection)
+            for connection in severed:
+                _sever(connection)
+
+
+#: How often the watchdog looks at the deadlines it keeps (it severs at most this late).
+_TICK = 0.05
+
+#: How long the watchdog keeps ticking with nothing to watch before it sleeps.
+_LINGER = 2.0
 
 
 def _sever(connection: Any) -> None:

@@ -41,6 +41,7 @@ from django.core.exceptions import FullResultSet
 from django.db import OperationalError, connections, router, transaction
 from django.db.models import F, Field, Q
 from django.db.models.expressions import RawSQL
+from django.db.transaction import TransactionManagementError
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -173,9 +174,9 @@ def claim_and_dispatch(
                     )
                 if claimed is None:
                     return None
-                notification = claimed
+                notification, opened = claimed
                 outcome, state, error = _dispatch_claimed(
-                    db, notification, trigger, started, claim_within
+                    db, notification, trigger, started, claim_within, opened
                 )
         except OperationalError as err:
             # SQLite's write lock still held by another dispatch past the busy timeout:
@@ -223,9 +224,10 @@ def _claim(
     pinned: int | None,
     notification: Notification | None,
     skip_locked: bool,
-) -> Notification | None:
+) -> tuple[Notification, str | None] | None:
     """Inside the dispatch's transaction: lock the row if still eligible (and its
-    ``attempts`` still ``pinned``, when given), else None.
+    ``attempts`` still ``pinned``, when given), else None. With the row, the savepoint
+    the claim opened for the first receiver, if it did (see :func:`_lock_in_memory`).
 
     PostgreSQL (and other backends with row locks): ``SELECT … FOR UPDATE``. SQLite:
     a write that changes nothing, which takes the database's write lock first (waiting
@@ -233,11 +235,11 @@ def _claim(
     """
     connection = connections[db]
     if notification is not None and (pinned is not None or connection.vendor == "postgresql"):
-        attempts = _lock_in_memory(db, notification_id, eligible, pinned, skip_locked)
-        if attempts is None:
+        locked = _lock_in_memory(db, notification_id, eligible, pinned, skip_locked)
+        if locked is None:
             return None
-        notification.attempts = attempts
-        return notification
+        notification.attempts, opened = locked
+        return notification, opened
     rows = Notification.objects.using(db).filter(pk=notification_id).filter(eligible)
     if pinned is not None:
         rows = rows.filter(attempts=pinned)
@@ -249,21 +251,24 @@ def _claim(
         # Read with the claim, so it costs no statement (see _ASYNC_COMMIT).
         rows = rows.annotate(_commit=RawSQL(_ASYNC_COMMIT, ()))  # noqa: S611 - a constant
     if notification is None:
-        return rows.first()
+        found = rows.first()
+        return None if found is None else (found, None)
     attempts = rows.values_list("attempts", flat=True).first()
     if attempts is None:
         return None
     notification.attempts = attempts
-    return notification
+    return notification, None
 
 
 def _lock_in_memory(
     db: str, notification_id: int, eligible: Q, pinned: int | None, skip_locked: bool
-) -> int | None:
+) -> tuple[int, str | None] | None:
     """The claim of a row already in memory (every first dispatch), written from the
     model's metadata, its eligibility compiled once per process (:func:`_eligible_sql`):
-    the row's ``attempts``, None if not claimed. Without row locks (SQLite) ``pinned``
-    is required: the no-op UPDATE that takes the write lock matches it or nothing."""
+    the row's ``attempts`` and the savepoint opened for the first receiver in the same
+    message (PostgreSQL with psycopg 3: one round trip fewer), or None if not claimed.
+    Without row locks (SQLite) ``pinned`` is required: the no-op UPDATE that takes the
+    write lock matches it or nothing."""
     connection = connections[db]
     quote = connection.ops.quote_name
     table = quote(Notification._meta.db_table)
@@ -287,10 +292,14 @@ def _lock_in_memory(
             f"SELECT {table}.{attempts}{commit} FROM {table} "  # noqa: S608 - names
             f"WHERE {' AND '.join(where)} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}"
         )
+        opened = None
+        if several_statements_per_message(connection):
+            opened = _FIRST_SAVEPOINT
+            sql += f"; {connection.ops.savepoint_create_sql(opened)}"
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), opened)
     assert pinned is not None
     sql = (
         f"UPDATE {table} SET {attempts} = {attempts} "  # noqa: S608 - quoted names
@@ -298,7 +307,11 @@ def _lock_in_memory(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return pinned if cursor.rowcount == 1 else None
+        return (pinned, None) if cursor.rowcount == 1 else None
+
+
+#: The savepoint a claim opens for the first receiver in its own message.
+_FIRST_SAVEPOINT = "bw_notifications_receiver"
 
 
 @functools.lru_cache(maxsize=32)
@@ -326,12 +339,13 @@ def _dispatch_claimed(
     trigger: Trigger,
     started: Any,
     record_within: float | None,
+    opened: str | None,
 ) -> tuple[DispatchOutcome | None, str, str]:
     """Run the receivers of a claimed notification and record the attempt, in the
     claim's transaction; ``(None, …)`` when another claimer recorded one first. The
     recording statements are ours, bounded like the claim; the receivers' are not."""
     replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
-    outcome = _run_receivers(notification, db, replay=replay)
+    outcome = _run_receivers(notification, db, replay=replay, opened=opened)
     state = str(ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED)
     error = "\n\n".join(failure.describe() for failure in outcome.failures)
     with _ours_within(db, record_within):
@@ -361,42 +375,36 @@ def _record_with_history(
     models' metadata: compiling them through the ORM costs more Python, on every
     dispatch, than the database spends running them.
     """
-    attempt = DispatchAttempt(
-        notification_id=notification.pk,
-        number=notification.attempts + 1,
-        trigger=str(trigger),
-        started_at=started,
-        finished_at=timezone.now(),
-        outcome=state,
-        receivers_called=outcome.receivers_called,
-        failures=[
+    connection = connections[db]
+    statements = _recording_statements(db)
+    last_attempt_at = Notification._meta.get_field("last_attempt_at")
+    record_params = [
+        state,
+        cast("Field[Any, Any]", last_attempt_at).get_db_prep_save(started, connection),
+        error,
+        notification.pk,
+        notification.attempts,
+    ]
+    history = {
+        "notification": notification.pk,
+        "number": notification.attempts + 1,
+        "trigger": str(trigger),
+        "started_at": started,
+        "finished_at": timezone.now(),
+        "outcome": state,
+        "receivers_called": outcome.receivers_called,
+        "failures": [
             {"receiver": f.receiver, "error": f.error, "traceback": f.traceback}
             for f in outcome.failures
         ],
-    )
-    connection = connections[db]
-    quote = connection.ops.quote_name
-    record, record_params = _record_sql(connection, notification, state, error, started)
-    one_statement = connection.vendor == "postgresql"
-    returned = {"notification": "id", "number": "attempts"}  # the UPDATE's RETURNING
-    fields = [f for f in DispatchAttempt._meta.local_concrete_fields if not f.primary_key]
-    values: list[str] = []
-    params: list[Any] = []
-    for field in fields:
-        if one_statement and field.name in returned:
-            values.append(f"u.{quote(returned[field.name])}")
-        else:
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.pre_save(attempt, True), connection))
-    # Quoted names from the models' metadata; every value is a parameter.
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    history = f"INSERT INTO {quote(DispatchAttempt._meta.db_table)} ({columns}) "
+    }
     with connection.cursor() as cursor:
-        if one_statement:
-            sql = (
-                f"WITH u AS ({record} RETURNING {', '.join(map(quote, returned.values()))}) "  # noqa: S608
-                f"{history}SELECT {', '.join(values)} FROM u"
-            )
+        if statements.together:
+            params = [
+                field.get_db_prep_save(history[field.name], connection)
+                for field in statements.together_fields
+            ]
+            sql = statements.together
             if _ends_here(connection):
                 # The dispatch's own transaction ends with its record, in the same
                 # message: one round trip fewer. The claim holds the row with its
@@ -406,11 +414,65 @@ def _record_with_history(
                 sql += "; COMMIT"
             cursor.execute(sql, [*record_params, *params])
             return bool(cursor.rowcount == 1)
-        cursor.execute(record, record_params)
+        cursor.execute(statements.record, record_params)
         if cursor.rowcount != 1:
             return False
-        cursor.execute(f"{history}VALUES ({', '.join(values)})", params)
+        params = [
+            field.get_db_prep_save(history[field.name], connection)
+            for field in statements.history_fields
+        ]
+        cursor.execute(statements.history, params)
         return True
+
+
+@dataclass(frozen=True)
+class _Recording:
+    """The SQL that records an attempt, made once per database (see
+    :func:`_recording_statements`)."""
+
+    #: ``UPDATE`` the row (state, attempts + 1, when, errors) where its id and attempts
+    #: are still the claimed ones.
+    record: str
+    #: ``INSERT`` the attempt into the history, every value a parameter.
+    history: str
+    history_fields: tuple[Field[Any, Any], ...]
+    #: PostgreSQL: both in one statement, the history's INSERT reading the UPDATE's
+    #: ``RETURNING`` (the notification and the attempt's number); else empty.
+    together: str
+    together_fields: tuple[Field[Any, Any], ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _recording_statements(alias: str) -> _Recording:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    column = {
+        name: quote(str(cast("Field[Any, Any]", Notification._meta.get_field(name)).column))
+        for name in ("id", "attempts", "processing_state", "last_attempt_at", "last_error")
+    }
+    # Quoted names from the models' metadata; every value is a parameter.
+    record = (
+        f"UPDATE {quote(Notification._meta.db_table)} SET "  # noqa: S608
+        f"{column['processing_state']} = %s, {column['attempts']} = {column['attempts']} + 1, "
+        f"{column['last_attempt_at']} = %s, {column['last_error']} = %s "
+        f"WHERE {column['id']} = %s AND {column['attempts']} = %s"
+    )
+    fields = tuple(f for f in DispatchAttempt._meta.local_concrete_fields if not f.primary_key)
+    insert = (
+        f"INSERT INTO {quote(DispatchAttempt._meta.db_table)} "
+        f"({', '.join(quote(str(f.column)) for f in fields)}) "
+    )
+    history = f"{insert}VALUES ({', '.join(['%s'] * len(fields))})"
+    if connection.vendor != "postgresql":
+        return _Recording(record, history, fields, "", ())
+    returned = {"notification": column["id"], "number": column["attempts"]}
+    values = ", ".join(f"u.{returned[f.name]}" if f.name in returned else "%s" for f in fields)
+    together = (
+        f"WITH u AS ({record} RETURNING {', '.join(returned.values())}) "  # noqa: S608
+        f"{insert}SELECT {values} FROM u"
+    )
+    together_fields = tuple(f for f in fields if f.name not in returned)
+    return _Recording(record, history, fields, together, together_fields)
 
 
 def _ends_here(connection: Any) -> bool:
@@ -435,27 +497,6 @@ def _record(db: str, condition: Q, state: str, error: str, started: Any) -> int:
             last_error=error,
         )
     )
-
-
-def _record_sql(
-    connection: Any, notification: Notification, state: str, error: str, started: Any
-) -> tuple[str, tuple[Any, ...]]:
-    """:func:`_record` for the row's own ``attempts``, as SQL (see
-    :func:`_record_with_history`)."""
-    quote = connection.ops.quote_name
-    fields = {
-        name: cast("Field[Any, Any]", Notification._meta.get_field(name))
-        for name in ("id", "attempts", "processing_state", "last_attempt_at", "last_error")
-    }
-    column = {name: quote(str(field.column)) for name, field in fields.items()}
-    when = fields["last_attempt_at"].get_db_prep_save(started, connection)
-    sql = (
-        f"UPDATE {quote(Notification._meta.db_table)} SET "  # noqa: S608 - quoted names
-        f"{column['processing_state']} = %s, {column['attempts']} = {column['attempts']} + 1, "
-        f"{column['last_attempt_at']} = %s, {column['last_error']} = %s "
-        f"WHERE {column['id']} = %s AND {column['attempts']} = %s"
-    )
-    return sql, (state, when, error, notification.pk, notification.attempts)
 
 
 def dispatch(notification: Notification, *, replay: bool = False) -> DispatchOutcome:
@@ -492,18 +533,36 @@ def _has_receivers(notification: Notification) -> bool:
     return any(signal.has_listeners(Notification) for signal in _signals(notification))
 
 
-def _run_receivers(notification: Notification, db: str, *, replay: bool) -> DispatchOutcome:
+def _run_receivers(
+    notification: Notification, db: str, *, replay: bool, opened: str | None = None
+) -> DispatchOutcome:
+    """Each receiver in its own savepoint (``opened``: the first one's, already open):
+    one that raises, or leaves the transaction unusable, has its writes rolled back
+    and its failure recorded; the others run. A savepoint is never released: the
+    transaction's end releases them all, one round trip fewer per receiver."""
+    connection = connections[db]
     called = 0
     failures: list[ReceiverFailure] = []
     for signal in _signals(notification):
         for receiver in _receivers(signal):
             called += 1
+            savepoint = opened or transaction.savepoint(using=db)
+            opened = None
+            # Known to Django as atomic() makes it: on_commit() callbacks the receiver
+            # registers are dropped if its savepoint is rolled back.
+            connection.savepoint_ids.append(savepoint)
             try:
-                with transaction.atomic(using=db):
-                    receiver(
-                        signal=signal, sender=Notification, notification=notification, replay=replay
+                receiver(
+                    signal=signal, sender=Notification, notification=notification, replay=replay
+                )
+                if _left_unusable(connection):
+                    raise TransactionManagementError(
+                        "the receiver left the database transaction unusable (a database "
+                        "error it caught outside transaction.atomic())"
                     )
             except Exception as exc:
+                connection.needs_rollback = False  # as transaction.atomic() does
+                transaction.savepoint_rollback(savepoint, using=db)
                 failure = ReceiverFailure(
                     receiver=_name(receiver),
                     error=f"{type(exc).__name__}: {exc}",
@@ -517,7 +576,28 @@ def _run_receivers(notification: Notification, db: str, *, replay: bool) -> Disp
                     failure.error,
                     exc_info=exc,
                 )
+            finally:
+                connection.savepoint_ids.pop()
     return DispatchOutcome(notification.pk, called, tuple(failures))
+
+
+def _left_unusable(connection: Any) -> bool:
+    """True when the transaction cannot go on: Django marked it (an inner atomic block
+    without a savepoint failed), or the server aborted it (a database error caught and
+    ignored). Read from the driver's state: no round trip."""
+    if connection.needs_rollback:
+        return True
+    raw = connection.connection
+    info = getattr(raw, "info", None)  # psycopg 3
+    if info is not None:
+        status = getattr(info, "transaction_status", None)
+    else:  # psycopg 2
+        status = getattr(raw, "get_transaction_status", lambda: None)()
+    return status is not None and int(status) == _INERROR
+
+
+#: libpq's PQTRANS_INERROR: the server aborted the transaction.
+_INERROR = 3
 
 
 def _receivers(signal: Signal) -> list[Callable[..., Any]]:

@@ -10,6 +10,7 @@ module's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -370,37 +371,35 @@ def _insert_sql(
 
     Written from the model's metadata rather than through ``Model.save()``: on the
     request path the ORM's machinery for one wide row costs more Python than the
-    database spends storing it. ``is_stale`` is the ``EXISTS`` of ``stale`` (its
-    database default, false, without one).
+    database spends storing it. ``is_stale`` is the ``EXISTS`` of ``stale`` (false,
+    its database default, without one).
     """
+    head, tail, fields = _insert_template(connection.alias)
+    params = [
+        field.get_db_prep_save(field.pre_save(notification, True), connection) for field in fields
+    ]
+    if stale is None:
+        return f"{head}%s{tail}", [*params, False]
+    return f"{head}{stale[0]}{tail}", [*params, *stale[1]]
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_template(alias: str) -> tuple[str, str, tuple[Field[Any, Any], ...]]:
+    """The INSERT's text around ``is_stale``'s value (the last column), and the fields
+    whose values come before it: the same for every notification, so made once."""
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    columns: list[str] = []
-    placeholders: list[str] = []
-    params: list[Any] = []
-    for field in _inserted_fields():
-        if field.name == "is_stale":
-            if stale is None:
-                continue
-            placeholders.append(stale[0])
-            params.extend(stale[1])
-        else:
-            placeholders.append("%s")
-            value = field.pre_save(notification, True)
-            params.append(field.get_db_prep_save(value, connection))
-        columns.append(quote(str(field.column)))
     opts = Notification._meta
-    sql = (
-        f"INSERT INTO {quote(opts.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names
-        f"VALUES ({', '.join(placeholders)})"
+    stale = opts.get_field("is_stale")
+    fields = tuple(
+        field for field in opts.local_concrete_fields if field is not opts.pk and field is not stale
     )
+    columns = ", ".join(quote(str(field.column)) for field in (*fields, stale))
+    head = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({'%s, ' * len(fields)}"  # noqa: S608
+    tail = ")"
     if connection.features.can_return_columns_from_insert:
-        sql += f" RETURNING {quote(str(opts.pk.column))}, {quote('is_stale')}"
-    return sql, params
-
-
-def _inserted_fields() -> list[Field[Any, Any]]:
-    pk = Notification._meta.pk
-    return [field for field in Notification._meta.local_concrete_fields if field is not pk]
+        tail += f" RETURNING {quote(str(opts.pk.column))}, {quote(str(stale.column))}"
+    return head, tail, fields
 
 
 def _insert_numbers(db: str, notification_id: int, parsed: ParsedNotification) -> None:

@@ -60,17 +60,17 @@ def test_under_atomic_requests_receivers_run_after_our_commit(
     post: Any, monkeypatch: Any, connect: Any
 ) -> None:
     monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
-    depth: list[int] = []
+    depth: list[tuple[int, int]] = []
 
     def receiver(**kwargs: Any) -> None:
         # The dispatch's transaction and the receiver's savepoint, nothing of the
         # request's: the notification was committed before the receivers ran.
-        depth.append(len(connection.atomic_blocks))
+        depth.append((len(connection.atomic_blocks), len(connection.savepoint_ids)))
         raise RuntimeError("receiver failed")
 
     connect(signals.notification_received, receiver)
     assert post(payload("01")).status_code == 200
-    assert depth == [2]
+    assert depth == [(1, 1)]
     notification = Notification.objects.get()
     assert notification.processing_state == ProcessingState.FAILED
 
