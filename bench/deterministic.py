@@ -88,6 +88,7 @@ def main() -> None:
         "ours": "/ours/",
         "raw": "/raw/",
         "floor": "/floor/",
+        "claimed": "/claimed/",
         "rows": "/rows/",
         "naive": "/naive/",
     }

@@ -32,7 +32,14 @@ from django.test import Client  # noqa: E402
 from bench.deterministic import AUTH  # noqa: E402
 from django_bw_notifications.testing import build_order_notification, generate_numbers  # noqa: E402
 
-PATHS = {"raw": "/raw/", "naive": "/naive/", "floor": "/floor/", "ours": "/ours/"}
+PATHS = {
+    "raw": "/raw/",
+    "naive": "/naive/",
+    "floor": "/floor/",
+    "claimed": "/claimed/",
+    "rows": "/rows/",
+    "ours": "/ours/",
+}
 
 
 def post(client: Client, path: str, numbers: list[str]) -> None:

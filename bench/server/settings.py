@@ -21,7 +21,9 @@ if os.environ.get("BENCH_DB", "postgres") == "sqlite":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("BENCH_SQLITE", str(Path(__file__).resolve().parent.parent / "bench.sqlite3")),
+            "NAME": os.environ.get(
+                "BENCH_SQLITE", str(Path(__file__).resolve().parent.parent / "bench.sqlite3")
+            ),
             "CONN_MAX_AGE": 60,
             # Two workers write at once: WAL, IMMEDIATE transactions, and a wait on locks.
             "OPTIONS": {

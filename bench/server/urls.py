@@ -6,6 +6,7 @@ urlpatterns = [
     path("bare/", views.bare),
     path("raw/", views.raw),
     path("floor/", views.floor),
+    path("claimed/", views.claimed),
     path("rows/", views.rows),
     path("naive/", views.naive),
     path("ours/", include("django_bw_notifications.urls")),
