@@ -137,14 +137,14 @@ def claim_and_dispatch(
     needs. Safe to call from any number of processes at once.
     """
     db = using or router.db_for_write(Notification)
-    condition = Q(pk=notification_id) & eligible
-    if attempt is not None:
-        condition &= Q(attempts=attempt)
     pinned = attempt
     started = timezone.now()
     if notification is not None and not _has_receivers(notification):
         # Nothing to run, so nothing to hold a claim over: the conditional UPDATE that
         # records the attempt is the claim (one statement instead of a transaction).
+        condition = Q(pk=notification_id) & eligible
+        if attempt is not None:
+            condition &= Q(attempts=attempt)
         state, error = str(ProcessingState.PROCESSED), ""
         with _ours_within(db, claim_within):
             recorded = _record(db, condition, state, error, started)

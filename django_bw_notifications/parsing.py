@@ -402,6 +402,8 @@ def _numbers(element: Element, kind: Literal["completed", "impacted"]) -> list[T
     # <TelephoneNumber> elements with text: for those every step below runs in C (map,
     # zip, str methods, tuple.__new__) except one expression per number. Anything else
     # takes the careful loop, which says what is wrong.
+    if len(element) < _FEW:
+        return _numbers_one_by_one(element, kind)
     children = element.findall("TelephoneNumber")
     if len(children) != len(element) or any(map(len, children)):
         return _numbers_one_by_one(element, kind)
@@ -415,6 +417,10 @@ def _numbers(element: Element, kind: Literal["completed", "impacted"]) -> list[T
         for text in texts
     ]
     return list(map(tuple.__new__, repeat(TelephoneNumber), zip(texts, e164s, repeat(kind))))
+
+
+#: Below this many numbers the plain loop is quicker than setting up the C passes.
+_FEW = 8
 
 
 def _numbers_one_by_one(

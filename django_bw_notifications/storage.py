@@ -73,6 +73,13 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
         return
     connection = connections[using]
     remaining, share_ms = _shares(connection, deadline, statements)
+    if connection.vendor == "sqlite":
+        # SQLite waits once, for the write lock, up to its busy timeout; with
+        # transaction_mode IMMEDIATE that wait is the BEGIN itself, so the timeout is
+        # shortened before the transaction starts.
+        with _sqlite_busy_timeout(connection, remaining), transaction.atomic(using=using):
+            yield
+        return
     nested = connection.in_atomic_block
     postgresql = connection.vendor == "postgresql"
     # The server bounds each statement; the watchdog bounds the whole conversation,
@@ -96,19 +103,25 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
                     # Inside a caller's transaction it would outlive this block.
                     with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
                         cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
-        elif connection.vendor == "sqlite" and _sqlite_timeout(connection) > remaining:
-            # SQLite waits once, for the write lock, up to its busy timeout: shorten
-            # that only when the configured one (Python's default: 5 s) is too long.
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
-            try:
-                yield
-            finally:
-                restore = int(_sqlite_timeout(connection) * 1000)
-                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                    cursor.execute(f"PRAGMA busy_timeout = {restore}")
         else:
             yield
+
+
+@contextlib.contextmanager
+def _sqlite_busy_timeout(connection: Any, remaining: float) -> Iterator[None]:
+    """SQLite's busy timeout at most ``remaining`` seconds within the block: shortened
+    only when the configured one (Python's default: 5 s) is longer, then restored."""
+    configured = _sqlite_timeout(connection)
+    if configured <= remaining:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {int(remaining * 1000)}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(configured * 1000)}")
 
 
 def _shares(connection: Any, deadline: float, statements: int) -> tuple[float, int]:
@@ -179,8 +192,10 @@ def store(
         if _in_one_message(db):
             _insert_in_one_message(db, notification, stale, parsed, deadline)
         else:
+            # Made before the transaction: on SQLite its write lock is held from BEGIN.
+            insert = _insert_sql(connections[db], notification, stale)
             with bounded(db, deadline, statements=2 if parsed.telephone_numbers else 1):
-                _insert(db, notification, stale)
+                _insert(db, notification, *insert)
                 if parsed.telephone_numbers:
                     _insert_numbers(db, notification.pk, parsed)
     except IntegrityError:
@@ -348,11 +363,10 @@ def _insert_in_one_message(
         notification.pk, notification.is_stale = cursor.fetchone()
 
 
-def _insert(db: str, notification: Notification, stale: tuple[str, tuple[Any, ...]] | None) -> None:
-    """INSERT the notification (in the caller's transaction), setting its ``pk`` and
-    ``is_stale`` from what the database returns."""
+def _insert(db: str, notification: Notification, sql: str, params: list[Any]) -> None:
+    """Run :func:`_insert_sql`'s INSERT (in the caller's transaction), setting the
+    notification's ``pk`` and ``is_stale`` from what the database returns."""
     connection = connections[db]
-    sql, params = _insert_sql(connection, notification, stale)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if connection.features.can_return_columns_from_insert:

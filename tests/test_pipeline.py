@@ -232,6 +232,31 @@ def test_sqlite_busy_timeout_is_shortened_then_restored() -> None:
         assert cursor.fetchone()[0] == 5000
 
 
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_immediate_transactions_wait_for_the_lock_within_the_budget() -> None:
+    # With transaction_mode IMMEDIATE (what Django's docs advise for concurrent
+    # writers), BEGIN itself waits for the write lock: the shortened busy timeout must
+    # already be in force when it is sent.
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    from django.test.utils import CaptureQueriesContext
+
+    before = getattr(connection, "transaction_mode", None)
+    connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    try:
+        with (
+            CaptureQueriesContext(connection) as captured,
+            storage.bounded("default", time.monotonic() + 1.2),
+        ):
+            Notification.objects.count()
+    finally:
+        connection.transaction_mode = before  # type: ignore[attr-defined]
+    sent = [query["sql"] for query in captured]
+    assert sent[0].startswith("PRAGMA busy_timeout = 1")
+    assert sent[1] == "BEGIN IMMEDIATE"
+    assert sent[-1] == "PRAGMA busy_timeout = 5000"
+
+
 def _stored(order_id: str, **fields: Any) -> Notification:
     return Notification.objects.create(
         order_type="orders", order_id=order_id, fingerprint=order_id, **fields
