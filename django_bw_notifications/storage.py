@@ -331,7 +331,7 @@ def _insert_in_one_message(
 ) -> None:
     """The notification and its numbers in one round trip and one implicit transaction.
 
-    A request that waits for five round trips (``BEGIN``, the budget, two INSERTs,
+    A request that waits for five round trips (``BEGIN``, the budget, two INSERT statements,
     ``COMMIT``) pays for five context switches on a busy server; this pays for one.
     The server commits the message as a whole once its last statement has run (an
     error in any of them rolls all back), and answers only after the commit.
