@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["severed_at"]
+__all__ = ["Watch", "severed_at"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +39,15 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
-        self._live: dict[int, tuple[float, Any]] = {}
+        self._live: dict[int, tuple[float, Any, Watch]] = {}
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
         self._asleep = False
 
-    def watch(self, deadline: float, connection: Any) -> int:
+    def watch(self, deadline: float, connection: Any, watch: Watch) -> int:
         with self._lock:
             token = next(self._ids)
-            self._live[token] = (deadline, connection)
+            self._live[token] = (deadline, connection, watch)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="bw-notifications-deadlines", daemon=True
@@ -66,8 +66,8 @@ class _Watchdog:
         while True:
             with self._lock:
                 now = time.monotonic()
-                due = [token for token, (deadline, _) in self._live.items() if deadline <= now]
-                severed = [self._live.pop(token)[1] for token in due]
+                due = [token for token, (deadline, *_) in self._live.items() if deadline <= now]
+                severed = [self._live.pop(token) for token in due]
                 if self._live or severed:
                     quiet_since = None
                 elif quiet_since is None:
@@ -81,7 +81,8 @@ class _Watchdog:
                 if not severed:
                     self._lock.wait(_TICK)
                     continue
-            for connection in severed:
+            for _, connection, watch in severed:
+                watch.severed = True
                 _sever(connection)
 
 
@@ -113,12 +114,25 @@ def _sever(connection: Any) -> None:
 _watchdog = _Watchdog()
 
 
+class Watch:
+    """What :func:`severed_at` yields: whether it had to sever the connection."""
+
+    __slots__ = ("severed",)
+
+    def __init__(self) -> None:
+        #: True once the deadline passed with the connection still in use.
+        self.severed = False
+
+
 @contextmanager
-def severed_at(deadline: float, connection: Any) -> Iterator[None]:
+def severed_at(deadline: float, connection: Any) -> Iterator[Watch]:
     """Within the block, sever ``connection`` (a DB-API connection) if it is still in
-    use at ``deadline`` (a :func:`time.monotonic` instant)."""
-    token = _watchdog.watch(deadline, connection)
+    use at ``deadline`` (a :func:`time.monotonic` instant). Yields a :class:`Watch`
+    that says whether it did: the caller then has a dead connection, which it should
+    close inside its transaction so that Django does not reconnect on the way out."""
+    watch = Watch()
+    token = _watchdog.watch(deadline, connection, watch)
     try:
-        yield
+        yield watch
     finally:
         _watchdog.release(token)

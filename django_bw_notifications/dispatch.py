@@ -45,7 +45,7 @@ from django.db.transaction import TransactionManagementError
 from django.dispatch import Signal
 from django.utils import timezone
 
-from .deadlines import severed_at
+from .deadlines import Watch, severed_at
 from .models import DispatchAttempt, Notification, ProcessingState
 from .roundtrips import several_statements_per_message
 from .signals import signals_for
@@ -207,7 +207,7 @@ def claim_and_dispatch(
     return outcome
 
 
-def _ours_within(db: str, seconds: float | None) -> contextlib.AbstractContextManager[None]:
+def _ours_within(db: str, seconds: float | None) -> contextlib.AbstractContextManager[Watch | None]:
     """Bound our own statements (the claim, the record) on PostgreSQL: past ``seconds``
     the connection is severed, the transaction is lost whole, the row is as it was."""
     connection = connections[db]
@@ -345,7 +345,7 @@ def _dispatch_claimed(
     claim's transaction; ``(None, …)`` when another claimer recorded one first. The
     recording statements are ours, bounded like the claim; the receivers' are not."""
     replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
-    outcome = _run_receivers(notification, db, replay=replay, opened=opened)
+    outcome = _run_receivers(notification, db, replay=replay, opened=opened, within=record_within)
     state = str(ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED)
     error = "\n\n".join(failure.describe() for failure in outcome.failures)
     with _ours_within(db, record_within):
@@ -534,20 +534,30 @@ def _has_receivers(notification: Notification) -> bool:
 
 
 def _run_receivers(
-    notification: Notification, db: str, *, replay: bool, opened: str | None = None
+    notification: Notification,
+    db: str,
+    *,
+    replay: bool,
+    opened: str | None = None,
+    within: float | None = None,
 ) -> DispatchOutcome:
     """Each receiver in its own savepoint (``opened``: the first one's, already open):
     one that raises, or leaves the transaction unusable, has its writes rolled back
     and its failure recorded; the others run. A savepoint is never released: the
-    transaction's end releases them all, one round trip fewer per receiver."""
+    transaction's end releases them all, one round trip fewer per receiver. Our own
+    savepoint statements are bounded by ``within`` seconds, as the claim is; the
+    receivers' statements are theirs."""
     connection = connections[db]
     called = 0
     failures: list[ReceiverFailure] = []
     for signal in _signals(notification):
         for receiver in _receivers(signal):
             called += 1
-            savepoint = opened or transaction.savepoint(using=db)
-            opened = None
+            if opened is None:
+                with _ours_within(db, within):
+                    savepoint = transaction.savepoint(using=db)
+            else:
+                savepoint, opened = opened, None
             # Known to Django as atomic() makes it: on_commit() callbacks the receiver
             # registers are dropped if its savepoint is rolled back.
             connection.savepoint_ids.append(savepoint)
@@ -562,7 +572,8 @@ def _run_receivers(
                     )
             except Exception as exc:
                 connection.needs_rollback = False  # as transaction.atomic() does
-                transaction.savepoint_rollback(savepoint, using=db)
+                with _ours_within(db, within):
+                    transaction.savepoint_rollback(savepoint, using=db)
                 failure = ReceiverFailure(
                     receiver=_name(receiver),
                     error=f"{type(exc).__name__}: {exc}",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, router, transaction
@@ -136,6 +136,7 @@ def replay(
     *,
     only_failed: bool = False,
     attempts: int | None = None,
+    not_since: datetime | None = None,
     using: str | None = None,
 ) -> DispatchOutcome | None:
     """Run a notification's receivers again (``replay=True``) and record the attempt.
@@ -144,9 +145,14 @@ def replay(
     could not be claimed: it is being dispatched right now (two operators, a double
     submit), or, with ``only_failed``, it is no longer failed, or, with ``attempts``,
     another dispatch was recorded since the caller read that many (so a request sent
-    twice replays once, however far apart).
+    twice replays once, however far apart), or, with ``not_since``, an attempt began at
+    or after that moment (when the operator looked: the page was shown, the action or
+    the command started), so a second submit of the same decision replays nothing the
+    first already ran, a failure included.
     """
     eligible = Q(processing_state=ProcessingState.FAILED) if only_failed else Q()
+    if not_since is not None:
+        eligible &= Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=not_since)
     return claim_and_dispatch(
         notification_id,
         attempts,

@@ -32,7 +32,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from .accounts import fingerprint
-from .deadlines import severed_at
+from .deadlines import Watch, severed_at
 from .delivery import Delivery
 from .models import Notification, RejectedDelivery, TelephoneNumber
 from .parsing import ParsedNotification
@@ -84,12 +84,12 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
     postgresql = connection.vendor == "postgresql"
     # The server bounds each statement; the watchdog bounds the whole conversation,
     # COMMIT included, for a server or network that stops answering altogether.
-    watch = (
+    watch: contextlib.AbstractContextManager[Watch | None] = (
         severed_at(deadline + _SEVER_GRACE, connection.connection)
         if postgresql
         else contextlib.nullcontext()
     )
-    with watch, transaction.atomic(using=using):
+    with watch as watched, transaction.atomic(using=using):
         if postgresql:
             with connection.cursor() as cursor:
                 # Transaction-local, so gone at COMMIT.
@@ -98,6 +98,13 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
                 )
             try:
                 yield
+            except BaseException:
+                if watched is not None and watched.severed:
+                    # Closed inside the transaction, so Django drops the dead connection
+                    # on the way out instead of reconnecting within the request (a
+                    # connect_timeout more, past the budget).
+                    connection.close()
+                raise
             finally:
                 if nested:
                     # Inside a caller's transaction it would outlive this block.
@@ -235,6 +242,8 @@ def _count_duplicate(db: str, fingerprint: str, deadline: float | None) -> Notif
                     duplicate_count=F("duplicate_count") + 1, last_duplicate_at=timezone.now()
                 )
         except OperationalError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise  # the watchdog severed the connection: nothing more to ask it
             existing = rows.first()
             if existing is not None:
                 logger.info(
@@ -347,7 +356,7 @@ def _insert_in_one_message(
     else:
         sql = insert
     if deadline is None:
-        watch: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        watch: contextlib.AbstractContextManager[Watch | None] = contextlib.nullcontext()
         budget = ""
     else:
         # A share per table written, as the two statements elsewhere get: a lock may

@@ -550,3 +550,42 @@ def test_the_subscription_filter_stays_compact(
         )
     html = admin_client.get(CHANGELIST).content.decode()
     assert "By subscription id" not in html  # too many to list: search instead
+
+
+def test_a_second_submit_of_the_same_confirmation_replays_nothing_the_first_ran(
+    admin_client: Client, deliver: Callable[..., Notification], failing_receiver: Any
+) -> None:
+    # Still failing after the first submit, so still "failed" for the second: only
+    # the moment the page was shown tells a double submit from a new decision.
+    deliver(build_order_notification())
+    deliver(build_order_notification())
+    page = admin_client.get(REPLAY_FAILED)
+    shown_at = page.context["shown_at"]
+    assert f'name="shown_at" value="{shown_at}"' in page.content.decode()
+    first = admin_client.post(REPLAY_FAILED, {"shown_at": shown_at}, follow=True)
+    second = admin_client.post(REPLAY_FAILED, {"shown_at": shown_at}, follow=True)
+    assert "Replayed 2: 0 succeeded, 2 failed." in first.content.decode()
+    assert "Replayed 0: 0 succeeded, 0 failed. 2 skipped" in second.content.decode()
+    assert set(Notification.objects.values_list("attempts", flat=True)) == {2}
+    # Shown again, it is a new decision: they are replayed once more.
+    again = admin_client.get(REPLAY_FAILED).context["shown_at"]
+    third = admin_client.post(REPLAY_FAILED, {"shown_at": again}, follow=True)
+    assert "Replayed 2: 0 succeeded, 2 failed." in third.content.decode()
+
+
+def test_the_replay_service_skips_what_ran_since_the_operator_looked(
+    deliver: Callable[..., Notification], failing_receiver: Any
+) -> None:
+    from django.utils import timezone
+
+    from django_bw_notifications.scheduling import replay
+
+    notification = deliver(build_order_notification())
+    looked = timezone.now()
+    assert replay(notification.pk, only_failed=True, not_since=looked) is not None
+    # The same decision again (a second shell, a second click): nothing runs.
+    assert replay(notification.pk, only_failed=True, not_since=looked) is None
+    assert replay(notification.pk, not_since=looked) is None
+    notification.refresh_from_db()
+    assert notification.attempts == 2
+    assert replay(notification.pk, only_failed=True, not_since=timezone.now()) is not None

@@ -369,6 +369,90 @@ def test_a_database_that_stops_answering_mid_conversation_is_spooled_within_the_
     assert Notification.objects.count() == 6
 
 
+def test_a_database_that_stops_answering_between_two_receivers_frees_the_worker(
+    tmp_path: Path,
+) -> None:
+    # The first receiver has written its row and is still busy when the database stops
+    # answering; the dispatch's own SAVEPOINT for the next receiver would wait for ever
+    # (until gunicorn kills the worker). It is bounded like the claim: severed after a
+    # second, the attempt rolls back whole and the sweeper completes it once.
+    proxy = FreezingProxy()
+    try:
+        with deployed(
+            tmp_path,
+            worker_timeout=8,
+            FAULT_DB_PORT=str(proxy.port),
+            FAULT_CONN_MAX_AGE="60",
+            FAULT_TIME_BUDGET="3",
+        ) as deployment:
+            deployment.behave("between", "then-sleep 0.6")
+            assert deployment.deliver("between") == 200
+            time.sleep(0.3)  # its first receiver has written and is sleeping
+            proxy.frozen.set()
+            time.sleep(2.0)  # the SAVEPOINT for the next receiver waits, then is severed
+            proxy.frozen.clear()
+            assert deployment.deliver("after-the-freeze") == 200
+            log = deployment.log.read_text()
+    finally:
+        proxy.close()
+    assert "WORKER TIMEOUT" not in log
+    assert "severed it" in log
+    answered = {order: seconds for order, _, seconds in deployment.answers}
+    assert answered["after-the-freeze"] < 3.5, answered
+    deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+    assert_guarantee(deployment)
+    assert runs().get("between") == 1
+
+
+def test_a_copy_whose_count_is_severed_is_answered_within_the_budget(tmp_path: Path) -> None:
+    # A copy arrives while a session holds its notification's row; the database then
+    # stops answering while the copy waits to be counted. The watchdog severs the
+    # connection at the deadline; the copy is spooled at once, without a reconnection
+    # inside the request (a connect_timeout more, past the budget).
+    proxy = FreezingProxy()
+    try:
+        with deployed(
+            tmp_path,
+            worker_timeout=10,
+            FAULT_DB_PORT=str(proxy.port),
+            FAULT_CONN_MAX_AGE="60",
+            FAULT_TIME_BUDGET="3",
+        ) as deployment:
+            assert deployment.deliver("counted") == 200
+            _wait_for(lambda: _state("counted") == ProcessingState.PROCESSED)
+            pk = Notification.objects.get(order_id="counted").pk
+            held, release = threading.Event(), threading.Event()
+
+            def hold() -> None:
+                with other_session() as other:
+                    table = Notification._meta.db_table
+                    other.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [pk])
+                    held.set()
+                    release.wait(15)
+
+            holder = threading.Thread(target=hold)
+            holder.start()
+            assert held.wait(10)
+            try:
+                freezer = threading.Timer(0.4, proxy.frozen.set)
+                freezer.start()
+                assert deployment.deliver("counted") == 200
+                freezer.join()
+            finally:
+                proxy.frozen.clear()
+                release.set()
+                holder.join()
+            log = deployment.log.read_text()
+    finally:
+        proxy.close()
+    copy_seconds = [seconds for order, _, seconds in deployment.answers if order == "counted"]
+    assert copy_seconds[1] < 3.5, copy_seconds
+    assert "severed it" in log
+    assert len(list(deployment.spool.glob("*.json"))) == 1
+    deployment.manage("bw_notifications_drain_spool")
+    assert Notification.objects.filter(order_id="counted").count() == 1
+
+
 def test_kill_9_of_a_worker_during_50_concurrent_deliveries_loses_nothing(
     tmp_path: Path,
 ) -> None:

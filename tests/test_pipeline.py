@@ -352,11 +352,16 @@ def test_a_replay_while_another_dispatch_holds_the_claim_is_refused(
             {"action": "replay_signals", "_selected_action": [notification.pk]},
             follow=True,
         ).content.decode()
-        assert "1 skipped: being replayed by someone else right now." in action
+        assert (
+            "1 skipped: being replayed by someone else right now, or replayed meanwhile." in action
+        )
         page = admin_client.post(
             reverse("admin:bw_notifications_notification_replay_failed"), follow=True
         ).content.decode()
-        assert "skipped: being replayed by someone else right now, or no longer failed" in page
+        assert (
+            "skipped: being replayed by someone else right now, or replayed meanwhile, or no longer failed"
+            in page
+        )
     assert rec.calls == []
     assert scheduling.replay(notification.pk) is not None
 

@@ -3,6 +3,7 @@ replay of what failed."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ..health import check_health
-from ..models import Notification, ProcessingState, TelephoneNumber
+from ..models import Notification, ProcessingState, TelephoneNumber, parse_moment
 from ..scheduling import replay
 from . import badges, story
 from .base import ReadOnlyAdmin
@@ -293,24 +294,30 @@ class NotificationAdmin(ReadOnlyAdmin):
         description="Replay signals for the selected notifications", permissions=["replay"]
     )
     def replay_signals(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        self._replay(request, queryset)
+        self._replay(request, queryset, not_since=timezone.now())
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("bw_notifications.replay_notification"))
 
     def _replay(
-        self, request: HttpRequest, queryset: QuerySet[Notification], *, only_failed: bool = False
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Notification],
+        *,
+        not_since: datetime,
+        only_failed: bool = False,
     ) -> None:
         # Oldest first, as Bandwidth sent them, so receivers see states in order. One
         # request replays at most REPLAY_LIMIT: the rest would outlive the request.
         # The replay service claims each one: a double submit or a second operator
-        # finds those in flight (or no longer failed) and skips them.
+        # finds those in flight, or replayed since the operator looked (not_since), or no
+        # longer failed, and skips them.
         batch = list(
             queryset.order_by("received_at", "id").values_list("pk", flat=True)[: REPLAY_LIMIT + 1]
         )
         succeeded = failed = skipped = 0
         for pk in batch[:REPLAY_LIMIT]:
-            outcome = replay(pk, only_failed=only_failed)
+            outcome = replay(pk, only_failed=only_failed, not_since=not_since)
             if outcome is None:
                 skipped += 1
             elif outcome.succeeded:
@@ -320,8 +327,9 @@ class NotificationAdmin(ReadOnlyAdmin):
         level = messages.WARNING if failed or skipped else messages.SUCCESS
         message = f"Replayed {succeeded + failed}: {succeeded} succeeded, {failed} failed."
         if skipped:
-            message += f" {skipped} skipped: being replayed by someone else right now" + (
-                ", or no longer failed." if only_failed else "."
+            message += (
+                f" {skipped} skipped: being replayed by someone else right now, or replayed "
+                "meanwhile" + (", or no longer failed." if only_failed else ".")
             )
         self.message_user(request, message, level)
         if len(batch) > REPLAY_LIMIT:
@@ -389,12 +397,16 @@ class NotificationAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(changelist_url)
         failed = changelist.get_queryset(request).filter(processing_state=ProcessingState.FAILED)
         if request.method == "POST":
-            self._replay(request, failed, only_failed=True)
+            # When the confirmation was shown (a double submit of that page replays
+            # nothing the first submit ran); now for a form without it.
+            shown = parse_moment(request.POST.get("shown_at", "")) or timezone.now()
+            self._replay(request, failed, only_failed=True, not_since=min(shown, timezone.now()))
             return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Replay failed notifications",
+            "shown_at": timezone.now().isoformat(),
             "failed_count": failed.count(),
             "limit": REPLAY_LIMIT,
             "back": back,

@@ -2,7 +2,8 @@
 
 A receiver's work counts when its row is committed, so "its receivers completed exactly
 once" is a count of rows. What a receiver does is chosen per order id, by a file in
-``BW_FAULT_CONTROL_DIR`` named after the order id: ``fail``, ``sleep <seconds>``, or
+``BW_FAULT_CONTROL_DIR`` named after the order id: ``fail``, ``sleep <seconds>`` (before its
+write), ``then-sleep <seconds>`` (after it), or
 nothing (write the row at once). Connected in every process that loads this app (the
 gunicorn workers and the test process), so the sweeper and the drain run the same ones.
 """
@@ -39,6 +40,12 @@ def record_run(notification: Any, replay: bool = False, **kwargs: Any) -> None:
         replay=replay,
         pid=os.getpid(),
     )
+    if behaviour.startswith("then-sleep "):  # its writes done, then slow
+        time.sleep(float(behaviour.split()[1]))
+
+
+def next_receiver(**kwargs: Any) -> None:
+    """A second receiver that does nothing: the dispatch opens a savepoint for it."""
 
 
 class FaultAppConfig(AppConfig):
@@ -50,3 +57,4 @@ class FaultAppConfig(AppConfig):
         from django_bw_notifications import signals
 
         signals.notification_received.connect(record_run, dispatch_uid="bw-fault-record")
+        signals.notification_received.connect(next_receiver, dispatch_uid="bw-fault-next")

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from ...models import Notification, NotificationQuerySet, parse_moment
 from ...scheduling import replay
@@ -32,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="list, replay nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A notification whose attempt began after this run started was replayed by
+        # another run (or dispatched meanwhile): not run again.
+        started = timezone.now()
         notifications = self._select(options)
         replayed = failed = 0
         labelled = notifications.only("pk", "order_type", "order_id", "status", "event_type")
@@ -41,10 +45,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"would replay {label}")
                 replayed += 1
                 continue
-            outcome = replay(notification.pk, only_failed=options["failed"])
+            outcome = replay(notification.pk, only_failed=options["failed"], not_since=started)
             if outcome is None:
                 why = "no longer failed, or being" if options["failed"] else "being"
-                self.stdout.write(f"skipped {label}: {why} dispatched elsewhere")
+                self.stdout.write(
+                    f"skipped {label}: {why} dispatched elsewhere, or dispatched since this "
+                    "run began"
+                )
                 continue
             replayed += 1
             if outcome.succeeded:
