@@ -589,3 +589,22 @@ def test_the_replay_service_skips_what_ran_since_the_operator_looked(
     notification.refresh_from_db()
     assert notification.attempts == 2
     assert replay(notification.pk, only_failed=True, not_since=timezone.now()) is not None
+
+
+def test_a_double_submit_of_the_replay_action_runs_each_once(
+    admin_client: Client, deliver: Callable[..., Notification], failing_receiver: Any
+) -> None:
+    first, second = deliver(build_order_notification()), deliver(build_order_notification())
+    listing = admin_client.get(CHANGELIST)
+    shown_at = listing.context["shown_at"]
+    assert f'name="shown_at" value="{shown_at}"' in listing.content.decode()
+    form = {
+        "action": "replay_signals",
+        "_selected_action": [first.pk, second.pk],
+        "shown_at": shown_at,
+    }
+    done = admin_client.post(CHANGELIST, form, follow=True).content.decode()
+    again = admin_client.post(CHANGELIST, form, follow=True).content.decode()
+    assert "Replayed 2: 0 succeeded, 2 failed." in done
+    assert "Replayed 0: 0 succeeded, 0 failed. 2 skipped" in again
+    assert set(Notification.objects.values_list("attempts", flat=True)) == {2}

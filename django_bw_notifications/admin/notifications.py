@@ -294,7 +294,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         description="Replay signals for the selected notifications", permissions=["replay"]
     )
     def replay_signals(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        self._replay(request, queryset, not_since=timezone.now())
+        self._replay(request, queryset, not_since=_decided_at(request))
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("bw_notifications.replay_notification"))
@@ -350,6 +350,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     ) -> HttpResponse:
         context = {
             "can_replay": self.has_replay_permission(request),
+            "shown_at": timezone.now().isoformat(),  # posted back with an action
             "health": check_health(),
             **(extra_context or {}),
         }
@@ -397,10 +398,7 @@ class NotificationAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(changelist_url)
         failed = changelist.get_queryset(request).filter(processing_state=ProcessingState.FAILED)
         if request.method == "POST":
-            # When the confirmation was shown (a double submit of that page replays
-            # nothing the first submit ran); now for a form without it.
-            shown = parse_moment(request.POST.get("shown_at", "")) or timezone.now()
-            self._replay(request, failed, only_failed=True, not_since=min(shown, timezone.now()))
+            self._replay(request, failed, only_failed=True, not_since=_decided_at(request))
             return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
@@ -419,3 +417,12 @@ class NotificationAdmin(ReadOnlyAdmin):
         return TemplateResponse(
             request, "bw_notifications/admin/replay_failed_confirmation.html", context
         )
+
+
+def _decided_at(request: HttpRequest) -> datetime:
+    """When the operator decided to replay: the page they submitted was shown then (its
+    ``shown_at``), so a double submit of it replays nothing the first submit ran; now
+    for a form without one (a hand-made POST)."""
+    now = timezone.now()
+    shown = parse_moment(request.POST.get("shown_at", ""))
+    return now if shown is None else min(shown, now)
