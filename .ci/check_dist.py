@@ -3,7 +3,8 @@
 - Both carry the licence: ``LICENSE`` in the sdist and in the wheel's ``.dist-info/licenses``,
   ``License-Expression: MIT`` and ``License-File: LICENSE`` in both metadata files.
 - The sdist holds every tracked file except the repository's own tooling (``.ci/``,
-  ``bench/``, ``Makefile``, ``tox.ini``), and nothing untracked besides what setuptools
+  ``bench/``, ``Makefile``, ``tox.ini``, the pre-commit, Read the Docs and typos
+  configurations), and nothing untracked besides what setuptools
   writes (like check-manifest, against ``git ls-files``).
 - The sdist's test tree runs against the wheel: the wheel is installed into this
   environment and a few tests run from the unpacked sdist's tree without its package
@@ -22,7 +23,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Tracked but deliberately not in the sdist: the repository's own tooling.
-NOT_SHIPPED = (".ci/", "bench/", "Makefile", "tox.ini", ".gitignore")
+NOT_SHIPPED = (
+    ".ci/",
+    "bench/",
+    "Makefile",
+    "tox.ini",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    ".readthedocs.yaml",
+    "_typos.toml",
+)
 #: In the sdist but not tracked: what setuptools writes.
 GENERATED = ("PKG-INFO", "setup.cfg", "django_bw_notifications.egg-info/")
 #: Run from the unpacked sdist: the payloads, the documents, the demo, the example project.

@@ -20,7 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: What the suites read besides the package: pytest's configuration (pyproject.toml),
 #: the documents test_public_api and the cookbook test check, the tests, the example.
-TREE = ["pyproject.toml", "README.md", "docs", "tests", "example_project"]
+TREE = [
+    "pyproject.toml",
+    "README.md",
+    "CHANGELOG.md",
+    "LICENSE",
+    "docs",
+    "tests",
+    "example_project",
+]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.sqlite3*")
 
 
