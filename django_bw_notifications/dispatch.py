@@ -555,7 +555,7 @@ def _run_receivers(
             called += 1
             if opened is None:
                 with _ours_within(db, within):
-                    savepoint = transaction.savepoint(using=db)
+                    savepoint = _savepoint_create(using=db)
             else:
                 savepoint, opened = opened, None
             # Known to Django as atomic() makes it: on_commit() callbacks the receiver
@@ -590,6 +590,13 @@ def _run_receivers(
             finally:
                 connection.savepoint_ids.pop()
     return DispatchOutcome(notification.pk, called, tuple(failures))
+
+
+#: ``transaction.savepoint()``, named ``savepoint_create()`` from Django 6.1 on (the old
+#: name warns).
+_savepoint_create: Callable[..., Any] = getattr(
+    transaction, "savepoint_create", transaction.savepoint
+)
 
 
 def _left_unusable(connection: Any) -> bool:

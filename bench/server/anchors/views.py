@@ -135,7 +135,7 @@ def claimed(request: HttpRequest) -> HttpResponse:
                 cursor.execute(
                     f"UPDATE {table} SET processed = processed WHERE id = %s", [delivery.pk]
                 )
-        sid = transaction.savepoint()
+        sid = getattr(transaction, "savepoint_create", transaction.savepoint)()
         try:
             floor_received.send(sender=RecordedDelivery, delivery=delivery)
         except Exception:
