@@ -27,8 +27,8 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from django_bw_notifications.bandwidth.reconcile import candidates  # noqa: E402
 from django_bw_notifications.models import Notification  # noqa: E402
-from django_bw_notifications.reconcile import candidates  # noqa: E402
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .auth import is_credential_list
 from .catalog import ORDER_STATUSES
 from .conf import PREFIX, app_settings
 from .parsing import ParsedNotification
@@ -35,6 +34,7 @@ __all__ = [
     "fingerprint",
     "get_account",
     "get_accounts",
+    "is_credential_list",
 ]
 
 #: The account the plain endpoint (``<include>/``) belongs to.
@@ -304,6 +304,17 @@ def account_problems(name: object, entry: object) -> list[str]:
     if not isinstance(expiry, int) or isinstance(expiry, bool) or expiry < 3600:
         problems.append(f"{where}['EXPIRY'] must be whole seconds, at least 3600")
     return problems
+
+
+def is_credential_list(value: object) -> bool:
+    """True for a list or tuple of ``(username, password)`` pairs of non-empty strings."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(item, Sequence)
+        and not isinstance(item, str)
+        and len(item) == 2
+        and all(isinstance(part, str) and part for part in item)
+        for item in value
+    )
 
 
 def _basic_auth(entry: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

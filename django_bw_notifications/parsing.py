@@ -15,6 +15,11 @@ declaration, any declared encoding (BOM or declaration), padding whitespace, com
 CDATA, character references, unknown elements (kept in :attr:`ParsedNotification.extra`),
 a missing ``OrderId``, event numbers under either list name, and dates that do not parse
 (kept as text).
+
+One module, over the usual size, because it is the whole of bytes → notification
+(DESIGN.md gives parsing all of it, free of Django); the Numbers API client reads its
+answers with the same safe parser and helpers (:func:`parse_xml`, :func:`local_name`,
+:func:`parse_date`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ __all__ = [
     "ParsedNotification",
     "TelephoneNumber",
     "decode_body",
+    "local_name",
+    "parse_date",
     "parse_notification",
     "parse_xml",
     "pretty_xml",
@@ -275,16 +282,16 @@ def parse_notification(body: bytes) -> ParsedNotification:
     # expat refuses an XML declaration after leading whitespace; a stray newline before
     # it must not cost a notification (raw text is kept as received).
     root = _parse_xml(text.lstrip())
-    if _local_name(root.tag) != "Notification":
+    if local_name(root.tag) != "Notification":
         raise NotificationParseError(
-            f"the root element is <{_local_name(root.tag)}>; expected <Notification>"
+            f"the root element is <{local_name(root.tag)}>; expected <Notification>"
         )
 
     values: dict[str, str] = {}
     numbers: list[TelephoneNumber] = []
     extra: dict[str, Any] = {}
     for child in root:
-        name = _local_name(child.tag)
+        name = local_name(child.tag)
         if name in _SCALARS:
             if name in values:
                 raise NotificationParseError(f"<{name}> appears more than once")
@@ -306,8 +313,8 @@ def parse_notification(body: bytes) -> ParsedNotification:
     fields = {_SCALARS[name]: value for name, value in values.items()}
     return ParsedNotification(
         **fields,
-        last_modified_date=_parse_date(values.get("LastModifiedDate", "")),
-        actual_foc_date=_parse_date(values.get("ActualFocDate", "")),
+        last_modified_date=parse_date(values.get("LastModifiedDate", "")),
+        actual_foc_date=parse_date(values.get("ActualFocDate", "")),
         telephone_numbers=tuple(numbers),
         extra=extra,
         text=text,
@@ -383,8 +390,12 @@ def _parse_xml(text: str) -> Element:
         raise NotificationParseError(f"not well-formed XML: {err}") from None
 
 
-def _local_name(tag: object) -> str:
-    # Bandwidth sends no namespace, but a namespaced copy means the same thing.
+def local_name(tag: object) -> str:
+    """An element's tag without its namespace (``{urn:x}Status`` → ``Status``).
+
+    Bandwidth sends no namespace, but a namespaced copy means the same thing; the
+    Numbers API client reads its answers with the same rule.
+    """
     name = str(tag)
     return name.rpartition("}")[2] if name.startswith("{") else name
 
@@ -392,7 +403,7 @@ def _local_name(tag: object) -> str:
 def _text_only(element: Element, name: str) -> str:
     if len(element):
         raise NotificationParseError(
-            f"<{name}> must contain text only, but it contains <{_local_name(element[0].tag)}>"
+            f"<{name}> must contain text only, but it contains <{local_name(element[0].tag)}>"
         )
     return (element.text or "").strip()
 
@@ -429,7 +440,7 @@ def _numbers_one_by_one(
     limit = MAX_LENGTHS["TelephoneNumber"]
     numbers: list[TelephoneNumber] = []
     for child in element:
-        if _local_name(child.tag) != "TelephoneNumber":
+        if local_name(child.tag) != "TelephoneNumber":
             continue  # unknown siblings stay in the raw body
         if len(child):
             _text_only(child, "TelephoneNumber")  # raises: elements inside a number
@@ -454,7 +465,7 @@ def _extra_value(element: Element, name: str, depth: int) -> Any:
         return (element.text or "").strip()
     nested: dict[str, Any] = {}
     for child in element:
-        child_name = _local_name(child.tag)
+        child_name = local_name(child.tag)
         _add_extra(nested, child_name, _extra_value(child, name, depth + 1))
     return nested
 
@@ -468,7 +479,10 @@ def _add_extra(target: dict[str, Any], name: str, value: Any) -> None:
         target[name] = [target[name], value]
 
 
-def _parse_date(text: str) -> datetime | None:
+def parse_date(text: str) -> datetime | None:
+    """A Bandwidth date (ISO 8601, ``…Z`` or an offset; one without an offset is UTC) as
+    an aware UTC datetime; None for ``""`` or a text that is not a date (the caller keeps
+    the text)."""
     if not text:
         return None
     try:

@@ -4,7 +4,7 @@ Gates, cheapest and least revealing first, before any work: method (405), accoun
 (404), address (403), credentials (401 with a ``WWW-Authenticate`` challenge, before
 anything is read), size (413, from ``Content-Length`` before reading, then while
 reading), content type (415). Then the delivery goes to
-:func:`django_bw_notifications.pipeline.accept`, which decides whether it is stored,
+:func:`django_bw_notifications.intake.pipeline.accept`, which decides whether it is stored,
 spooled or refused, within ``BW_NOTIFICATIONS_TIME_BUDGET``; this view turns that into
 the answer. Receivers run once the answer has been sent (:class:`_Answer`), so they
 never delay or change it.
@@ -31,12 +31,12 @@ from django.utils import timezone
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import pipeline
 from .accounts import endpoint
-from .addresses import client_address, is_allowed
-from .auth import challenge, credentials_accepted, presented_username
 from .conf import SECRET_HEADERS, app_settings
-from .delivery import Delivery
+from .intake import pipeline
+from .intake.addresses import client_address, is_allowed
+from .intake.auth import challenge, credentials_accepted, presented_username
+from .intake.delivery import Delivery
 from .models import Notification
 
 __all__ = ["WebhookView", "webhook"]

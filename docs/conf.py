@@ -65,10 +65,6 @@ nitpick_ignore_regex = [
     # Sphinx cannot split `tuple[X, ...]` in an attribute's type (parsing.ParsedNotification).
     (r"py:class", r"tuple\[.*"),
 ]
-nitpick_ignore = [
-    # scheduling's docstring; should read ~django_bw_notifications.dispatch.claim_and_dispatch
-    ("py:func", "dispatch.claim_and_dispatch"),
-]
 
 
 def _repository_files_as_downloads(app: Sphinx, doctree: nodes.document) -> None:

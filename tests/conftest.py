@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import sysconfig
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 import django_bw_notifications
 from django_bw_notifications import signals
 
-PAYLOADS = Path(__file__).parent / "payloads"
-USERNAME, PASSWORD = "bandwidth", "correct-horse-battery-staple"
+from .support import basic
+
 PACKAGE = Path(django_bw_notifications.__file__).resolve().parent
 
 
@@ -44,38 +41,6 @@ def pytest_configure() -> None:
             f"BW_TEST_INSTALLED_PACKAGE is set, but django_bw_notifications was imported "
             f"from {PACKAGE}, not from {site_packages}"
         )
-
-
-def payload(name: str) -> bytes:
-    """The bytes of a sample payload, by file name prefix (``"01"``) or full name."""
-    matches = sorted(PAYLOADS.glob(f"{name}*.xml"))
-    assert len(matches) == 1, f"{name!r} matches {matches}"
-    return matches[0].read_bytes()
-
-
-def basic(username: str = USERNAME, password: str = PASSWORD) -> str:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-def notification_xml(
-    *,
-    order_type: str = "orders",
-    status: str = "COMPLETE",
-    order_id: str = "a8ef295b-fcf4-44a7-945c-0520c8f49123",
-    numbers: tuple[str, ...] = ("9195551234",),
-    extra: str = "",
-) -> bytes:
-    """A small order notification in Bandwidth's real-body shape (Status first)."""
-    tns = "".join(f"<TelephoneNumber>{n}</TelephoneNumber>" for n in numbers)
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        f"<Notification><Status>{status}</Status>"
-        "<SubscriptionId>d8274fa6-e49b-469a-93bf-c7dd17615950</SubscriptionId>"
-        f"<OrderId>{order_id}</OrderId><OrderType>{order_type}</OrderType>"
-        f"<CompletedTelephoneNumbers>{tns}</CompletedTelephoneNumbers>{extra}"
-        "</Notification>"
-    ).encode()
 
 
 @pytest.fixture
@@ -160,60 +125,3 @@ def connect() -> Iterator[Callable[..., None]]:
     yield _connect
     for signal, receiver in connected:
         signal.disconnect(receiver)
-
-
-@contextmanager
-def other_session() -> Iterator[Any]:
-    """Another PostgreSQL session on the test database, inside a transaction: what a
-    migration, an operator's psql or another process holding locks looks like."""
-    import psycopg
-
-    settings = connection.settings_dict
-    with (
-        psycopg.connect(
-            dbname=settings["NAME"],
-            user=settings["USER"],
-            host=settings["HOST"],
-            port=settings["PORT"],
-        ) as other,
-        other.transaction(),
-    ):
-        yield other
-
-
-on_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="needs PostgreSQL (run with DB=postgres)"
-)
-
-
-@pytest.fixture
-def fake_bandwidth(settings: Any) -> Iterator[Any]:
-    """A running fake Bandwidth (tests/fake_bandwidth.py) with account ``9900001``
-    configured as the ``default`` account of ``BW_NOTIFICATIONS_ACCOUNTS``."""
-    from tests.fake_bandwidth import FakeBandwidth
-
-    fake = FakeBandwidth().start()
-    fake.subscriptions["9900001"] = {}
-    settings.BW_NOTIFICATIONS_ACCOUNTS = {
-        "default": account_settings(fake, "9900001"),
-    }
-    settings.BW_NOTIFICATIONS_API_BACKOFF = 0.01
-    settings.BW_NOTIFICATIONS_API_TIMEOUT = 2
-    yield fake
-    fake.stop()
-
-
-def account_settings(fake: Any, account_id: str, **overrides: Any) -> dict[str, Any]:
-    """One BW_NOTIFICATIONS_ACCOUNTS entry pointing at the fake Bandwidth."""
-    return {
-        "ACCOUNT_ID": account_id,
-        "API_BASE_URL": fake.base_url,
-        "TOKEN_URL": fake.token_url,
-        "API_USERNAME": fake.api_user[0],
-        "API_PASSWORD": fake.api_user[1],
-        "CALLBACK_URL": "https://example.com/bandwidth/",
-        "BASIC_AUTH": [(USERNAME, PASSWORD)],
-        "ORDER_TYPES": ["orders", "portins", "disconnects"],
-        "EVENT_TYPES": ["MESSAGING_LOST"],
-        **overrides,
-    }

@@ -11,10 +11,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from django_bw_notifications.accounts import AccountError, get_account
-from django_bw_notifications.ingest import ingest
+from django_bw_notifications.intake.ingest import ingest
 from django_bw_notifications.models import Notification, Source
 from django_bw_notifications.parsing import parse_notification
-from tests.conftest import PASSWORD, USERNAME, basic, notification_xml
+from tests.support import PASSWORD, USERNAME, basic, notification_xml
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.checks import run_checks
 from django.db import connections
 
-import django_bw_notifications
+import django_bw_notifications.dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -48,8 +48,8 @@ def test_task_dispatch_without_the_tasks_framework_names_what_to_install(
 ) -> None:
     # What an environment without django.tasks (6.0+) or the backport looks like: the
     # package's tasks module cannot be imported.
-    monkeypatch.setitem(sys.modules, "django_bw_notifications.tasks", None)
-    monkeypatch.delattr(django_bw_notifications, "tasks", raising=False)
+    monkeypatch.setitem(sys.modules, "django_bw_notifications.dispatch.tasks", None)
+    monkeypatch.delattr(django_bw_notifications.dispatch, "tasks", raising=False)
     settings.BW_NOTIFICATIONS_DISPATCH = "task"
     [error] = [m for m in run_checks() if m.id == "bw_notifications.E011"]
     assert "neither django.tasks (Django 6.0+) nor the django-tasks backport" in error.msg

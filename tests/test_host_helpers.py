@@ -14,14 +14,14 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from django_bw_notifications import signals, storage
-from django_bw_notifications.health import check_health
-from django_bw_notifications.ingest import ingest
+from django_bw_notifications import signals
+from django_bw_notifications.intake import storage
+from django_bw_notifications.intake.ingest import ingest
 from django_bw_notifications.models import Notification, parse_moment
+from django_bw_notifications.ops.health import check_health
 from django_bw_notifications.parsing import parse_notification
 from django_bw_notifications.signals import event_signal, on_event
-
-from .conftest import notification_xml, payload
+from tests.support import notification_xml, payload
 
 pytestmark = pytest.mark.django_db
 

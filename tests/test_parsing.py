@@ -18,8 +18,7 @@ from django_bw_notifications.parsing import (
     parse_notification,
     to_e164,
 )
-
-from .conftest import PAYLOADS, payload
+from tests.support import PAYLOADS, payload
 
 # What each sample must parse to: fields as sent, numbers as (number, e164, kind).
 EXPECTED: dict[str, dict[str, object]] = {

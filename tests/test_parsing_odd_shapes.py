@@ -13,8 +13,7 @@ from django_bw_notifications.parsing import (
     parse_notification,
     pretty_xml,
 )
-
-from .conftest import payload
+from tests.support import payload
 
 # 06: an orders COMPLETE notification listing several completed numbers.
 MULTIPLE = payload("06").decode("utf-8")

@@ -12,8 +12,7 @@ from django.urls import reverse
 from django_bw_notifications.models import Notification
 from django_bw_notifications.parsing import typed_number_forms
 from django_bw_notifications.testing import build_order_notification
-
-from .conftest import basic
+from tests.support import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +123,7 @@ def test_health_reports_silent_endpoints_and_stuck_notifications(
     from django.core.management import CommandError, call_command
     from django.utils import timezone
 
-    from django_bw_notifications.health import check_health
+    from django_bw_notifications.ops.health import check_health
 
     settings.BW_NOTIFICATIONS_ACCOUNTS = {"default": {}, "east": {}}
     fresh = deliver(build_order_notification(order_id="fresh"))

@@ -9,11 +9,10 @@ import pytest
 from django.contrib.auth.models import Group
 
 from django_bw_notifications import signals
-from django_bw_notifications.dispatch import dispatch
+from django_bw_notifications.dispatch.receivers import dispatch
 from django_bw_notifications.models import Notification, ProcessingState
 from django_bw_notifications.signals import event_signal, on_event, on_order, order_signal
-
-from .conftest import notification_xml, payload
+from tests.support import notification_xml, payload
 
 pytestmark = pytest.mark.django_db
 

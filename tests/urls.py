@@ -11,7 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 
-# A host that routes the view itself, and one that subclasses it (tests/test_endpoints.py).
+# A host that routes the view itself, and one that subclasses it (tests/intake/test_endpoints.py).
 from django_bw_notifications.views import WebhookView  # noqa: E402
 
 

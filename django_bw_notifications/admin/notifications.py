@@ -1,5 +1,9 @@
 """The notifications' admin: a list that fits a laptop, the whole story on the detail page,
-replay of what failed."""
+replay of what failed.
+
+One ``ModelAdmin`` and its views, over the usual size because Django wants them on one
+class; what they show is built elsewhere (:mod:`.story`, :mod:`.badges`, :mod:`.filters`).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from ..health import check_health
+from ..dispatch.scheduling import replay
 from ..models import Notification, ProcessingState, TelephoneNumber, parse_moment
-from ..scheduling import replay
+from ..ops.health import check_health
 from . import badges, story
 from .base import ReadOnlyAdmin
 from .filters import (

@@ -17,9 +17,9 @@ from rest_framework.reverse import reverse
 from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
-from ..health import check_health
+from ..dispatch.scheduling import replay
 from ..models import Notification, parse_moment
-from ..scheduling import replay
+from ..ops.health import check_health
 from .filters import filter_notifications
 from .permissions import read_permissions, replay_permissions
 from .serializers import (

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from django_bw_notifications.auth import challenge, credentials_accepted
+from django_bw_notifications.intake.auth import challenge, credentials_accepted
 
 from .models import (
     NaiveNotification,

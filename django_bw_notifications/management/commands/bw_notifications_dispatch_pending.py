@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...scheduling import sweep
+from ...dispatch.scheduling import sweep
 
 
 class Command(BaseCommand):

@@ -21,9 +21,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import spool
 from ...conf import app_settings
-from ...pipeline import Result, accept, is_transient
+from ...intake import spool
+from ...intake.pipeline import Result, accept, is_transient
 
 
 class Command(BaseCommand):

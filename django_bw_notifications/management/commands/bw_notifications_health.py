@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...health import check_health
+from ...ops.health import check_health
 
 
 class Command(BaseCommand):

@@ -17,10 +17,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ...accounts import AccountError, get_account
+from ...bandwidth.client import RECONCILABLE_ORDER_TYPES, BandwidthAPIError, NumbersClient
+from ...bandwidth.reconcile import account_for, candidates, reconcile_order
 from ...conf import app_settings
 from ...models import Notification
-from ...numbers_api import RECONCILABLE_ORDER_TYPES, BandwidthAPIError, NumbersClient
-from ...reconcile import account_for, candidates, reconcile_order
 
 
 class Command(BaseCommand):

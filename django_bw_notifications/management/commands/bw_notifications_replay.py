@@ -17,8 +17,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from ...dispatch.scheduling import replay
 from ...models import Notification, NotificationQuerySet, parse_moment
-from ...scheduling import replay
 
 
 class Command(BaseCommand):

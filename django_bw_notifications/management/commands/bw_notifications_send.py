@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from django.core.management.base import BaseCommand, CommandError
 
 from ...accounts import account_names, endpoint
-from ...testing import build_event_notification, build_order_notification
+from ...bandwidth.bodies import build_event_notification, build_order_notification
 
 
 @dataclass(frozen=True)

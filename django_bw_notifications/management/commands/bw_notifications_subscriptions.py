@@ -18,9 +18,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ...accounts import Account, AccountError, get_account, get_accounts
+from ...bandwidth.client import BandwidthAPIError, NumbersClient, Subscription
+from ...bandwidth.subscriptions import Change, health, is_ours, plan_ensure, plan_renew
 from ...conf import app_settings
-from ...numbers_api import BandwidthAPIError, NumbersClient, Subscription
-from ...subscriptions import Change, health, is_ours, plan_ensure, plan_renew
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""What operators are told: the health of every endpoint and of the processing."""

@@ -1,0 +1,135 @@
+"""Are notifications arriving and being handled? The facts behind the admin's banner,
+``bw_notifications_health`` and the API's ``health/``.
+
+Bandwidth never retries, so silence is the usual failure: an expired subscription, a
+broken proxy, a wrong password all look like nothing at all. Two facts catch it: the
+time since each endpoint last received a delivery (``BW_NOTIFICATIONS_SILENT_AFTER``),
+and notifications whose dispatch has not finished (``BW_NOTIFICATIONS_STUCK_AFTER``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from ..accounts import endpoints
+from ..conf import app_settings
+from ..intake.delivery import DELIVERED
+from ..models import Notification
+
+__all__ = ["EndpointHealth", "Health", "check_health"]
+
+#: Failed notifications are counted up to this many (the admin's list says more).
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    """When one endpoint (one account's) last received a delivery."""
+
+    account: str
+    label: str
+    last_delivery_at: datetime | None
+    #: Nothing received for longer than ``BW_NOTIFICATIONS_SILENT_AFTER`` (or ever).
+    silent: bool
+
+
+@dataclass(frozen=True)
+class Health:
+    """The state of the whole app at ``checked_at``."""
+
+    checked_at: datetime
+    #: Notifications whose dispatch has not finished ``BW_NOTIFICATIONS_STUCK_AFTER`` on.
+    stuck: int
+    #: Notifications whose last dispatch failed (up to :data:`COUNT_CAP`).
+    failed: int
+    endpoints: tuple[EndpointHealth, ...]
+
+    @property
+    def problems(self) -> list[str]:
+        """One sentence per thing to look at; empty when all is well."""
+        found = []
+        if self.stuck:
+            after = _duration(app_settings.STUCK_AFTER)
+            found.append(
+                f"{self.stuck} notification(s) not dispatched {after} after arrival: is "
+                "bw_notifications_dispatch_pending running from cron?"
+            )
+        for endpoint in self.endpoints:
+            if not endpoint.silent:
+                continue
+            if endpoint.last_delivery_at is None:
+                found.append(f"{endpoint.label} has received nothing yet")
+            else:
+                since = (
+                    "less than a minute"
+                    if self.checked_at - endpoint.last_delivery_at < timedelta(minutes=1)
+                    else timesince(endpoint.last_delivery_at, self.checked_at)
+                )
+                found.append(
+                    f"{endpoint.label} has received nothing for {since} (last delivery "
+                    f"{endpoint.last_delivery_at:%Y-%m-%d %H:%M %Z}): check the "
+                    "subscriptions (bw_notifications_subscriptions status)"
+                )
+        return found
+
+    @property
+    def ok(self) -> bool:
+        """True when there is nothing to look at (failed receivers are the admin's)."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """For JSON: the command's ``--json`` and the API."""
+        return {
+            "ok": self.ok,
+            "checked_at": self.checked_at.isoformat(),
+            "stuck": self.stuck,
+            "failed": self.failed,
+            "endpoints": [
+                {
+                    "account": e.account,
+                    "last_delivery_at": e.last_delivery_at.isoformat()
+                    if e.last_delivery_at
+                    else None,
+                    "silent": e.silent,
+                }
+                for e in self.endpoints
+            ],
+            "problems": self.problems,
+        }
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} minutes"
+    return f"{seconds:g} s"
+
+
+def check_health(now: datetime | None = None) -> Health:
+    """Measure it: one query per endpoint (indexed), one for stuck, one for failed."""
+    now = now or timezone.now()
+    silent_after = app_settings.SILENT_AFTER
+    seen: dict[str, EndpointHealth] = {}
+    for endpoint in endpoints():
+        if endpoint.account in seen:
+            continue  # the default account's two URLs record the same account
+        last = (
+            Notification.objects.filter(account=endpoint.account, source=DELIVERED)
+            .order_by("-received_at")
+            .values_list("received_at", flat=True)
+            .first()
+        )
+        silent = silent_after is not None and (
+            last is None or now - last > timedelta(seconds=silent_after)
+        )
+        seen[endpoint.account] = EndpointHealth(endpoint.account, endpoint.label, last, silent)
+    failed = Notification.objects.failed().values("pk")[: COUNT_CAP + 1].count()
+    return Health(
+        checked_at=now,
+        stuck=Notification.objects.stuck(app_settings.STUCK_AFTER).count(),
+        failed=min(failed, COUNT_CAP),
+        endpoints=tuple(seen.values()),
+    )
