@@ -1,4 +1,6 @@
-"""What is stored: every notification, its telephone numbers, and refused deliveries.
+"""What is stored: every notification, its telephone numbers, and refused deliveries;
+and the state they describe (the order book and the number inventory, defined in
+:mod:`django_bw_notifications.state.models` and importable from here).
 
 Order types, statuses and event types are open strings (never choices): Bandwidth adds
 new ones, and a notification must never be refused for a name we do not know yet.
@@ -215,6 +217,29 @@ class Notification(models.Model):
     last_error = models.TextField(
         blank=True, help_text="Receivers that raised on the last dispatch, with tracebacks."
     )
+    #: The order book's row for this notification's order (None for an event, or before
+    #: its first dispatch). ``order_id`` is Bandwidth's order id, hence the name.
+    order_entry = models.ForeignKey(
+        "bw_notifications.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,  # as TelephoneNumber's: no lock on the parent per write
+        related_name="notifications",
+        verbose_name="order",
+    )
+    #: The notification that first told the same news (the same state of the same order,
+    #: see ``accounts.news_key``): this one was stored and counted there, and its
+    #: receivers did not run.
+    copy_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,  # as TelephoneNumber's: no lock on the parent per write
+        related_name="copies",
+        help_text="The notification that first told the same news; receivers did not run.",
+    )
 
     objects = NotificationQuerySet.as_manager()
 
@@ -358,3 +383,31 @@ class RejectedDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status_code} {self.reason[:60]} #{self.pk}"
+
+
+# The state wing's models, importable from here as every model of the app is.
+from .state.models import (  # noqa: E402
+    AccountNumber,
+    AccountNumberChange,
+    NumberState,
+    Order,
+    OrderChange,
+)
+
+__all__ = [
+    "AccountNumber",
+    "AccountNumberChange",
+    "DispatchAttempt",
+    "Notification",
+    "NotificationQuerySet",
+    "NumberState",
+    "Order",
+    "OrderChange",
+    "ProcessingState",
+    "RejectedDelivery",
+    "Source",
+    "TelephoneNumber",
+    "TelephoneNumberQuerySet",
+    "parse_moment",
+    "stuck_since",
+]

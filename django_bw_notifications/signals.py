@@ -17,7 +17,9 @@ type, status and event in :mod:`django_bw_notifications.catalog`::
     signals.messaging_lost     # is event_signal("MESSAGING_LOST")
 
 Firing order for one notification: ``notification_received``, the order type's signal,
-the order type + status signal, the event type's signal, then ``note_added``.
+the order type + status signal, the event type's signal, ``note_added``; then the state
+it changed: ``order_changed`` (``sender=Order``) and one ``number_changed`` per number
+(``sender=AccountNumber``), with their own kwargs (see each).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ __all__ = [
     "event_signal",
     "note_added",
     "notification_received",
+    "number_changed",
     "on_event",
     "on_order",
+    "order_changed",
     "order_signal",
 ]
 
@@ -48,6 +52,22 @@ notification_received = Signal()
 #: Fires when a notification carries a ``Note`` (a note was added to the order), after
 #: the order signals. kwargs: ``notification``, ``replay``.
 note_added = Signal()
+
+#: Fires once per change of an order in the order book (its status, or its FOC date),
+#: in the dispatch of the notification that changed it, before that notification's own
+#: signals. ``sender=Order``; kwargs: ``order`` (the
+#: :class:`~django_bw_notifications.models.Order`, already changed),
+#: ``previous_status`` (``""`` for an order seen for the first time), ``notification``,
+#: ``replay``.
+order_changed = Signal()
+
+#: Fires once per change of a number in the inventory (its state, or its
+#: ``messaging_lost`` flag), in the dispatch of the notification that changed it.
+#: ``sender=AccountNumber``; kwargs: ``number`` (the
+#: :class:`~django_bw_notifications.models.AccountNumber`, already changed),
+#: ``previous_state`` (``""`` for a number seen for the first time), ``notification``,
+#: ``replay``.
+number_changed = Signal()
 
 _lock = threading.Lock()
 _order_signals: dict[tuple[str, str | None], Signal] = {}
@@ -157,6 +177,8 @@ def all_signals() -> dict[str, Signal]:
     for event_type, signal in event_signals:
         named.setdefault(_attribute_name(event_type), signal)
     named["note_added"] = note_added
+    named["order_changed"] = order_changed
+    named["number_changed"] = number_changed
     return named
 
 
