@@ -35,6 +35,7 @@ __all__ = [
     "get_account",
     "get_accounts",
     "is_credential_list",
+    "news_key",
 ]
 
 #: The account the plain endpoint (``<include>/``) belongs to.
@@ -352,3 +353,21 @@ def fingerprint(parsed: ParsedNotification, account: str = "") -> str:
     if not account:
         return parsed.fingerprint
     return hashlib.sha256(f"{account}\n{parsed.fingerprint}".encode()).hexdigest()
+
+
+def news_key(status: str, actual_foc_date: object, note: str) -> tuple[str, object, str]:
+    """What makes two notifications of one order the same news: the status (any case),
+    the FOC date and the note.
+
+    :func:`fingerprint` says when two deliveries are the same *message* (a copy is
+    counted, never stored twice). This says when two stored notifications of the same
+    order (account, order type in any case, order id) tell the same *state*: a state
+    learned twice (reconciled from the Numbers API, then Bandwidth's late delivery; two
+    subscriptions' copies that differ in their ``SubscriptionId``) has the same key. The
+    ``Message`` text, the numbers' spelling and the ``LastModifiedDate`` are not part of
+    it: reconcile and Bandwidth write them differently for the same state. A second
+    ``FOC`` with a new ``ActualFocDate``, or a note, is news. The order book
+    (:mod:`django_bw_notifications.state.book`) decides with it whether a notification's
+    receivers run.
+    """
+    return (status.strip().casefold(), actual_foc_date, note.strip())

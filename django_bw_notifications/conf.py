@@ -117,6 +117,14 @@ class Settings:
         return str(self._get("DISPATCH", "inline"))
 
     @property
+    def KEEP_STATE(self) -> bool:
+        """Keep the order book and the number inventory in each dispatch, and run no
+        receiver for a copy of news already told (True). False (the default in this
+        release, while its cost on the request path is brought down): neither; the
+        tables stay as they are and ``bw_notifications_rebuild_state`` fills them."""
+        return bool(self._get("KEEP_STATE", False))
+
+    @property
     def TASK_BACKEND(self) -> str:
         """The ``TASKS`` alias dispatch tasks are enqueued on."""
         return str(self._get("TASK_BACKEND", "default"))

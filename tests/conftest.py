@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sysconfig
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,3 +126,18 @@ def connect() -> Iterator[Callable[..., None]]:
     yield _connect
     for signal, receiver in connected:
         signal.disconnect(receiver)
+
+
+@pytest.fixture
+def live_server(live_server: Any) -> Iterator[Any]:
+    """pytest-django's ``live_server``, whose dispatches after the answer have ended
+    before the test's teardown empties the database (they run in the server's thread,
+    after the client has its ``200``: the order book's writes take a moment)."""
+    yield live_server
+    from django_bw_notifications.models import Notification, ProcessingState
+
+    deadline = time.monotonic() + 10
+    waiting = Notification.objects.filter(processing_state=ProcessingState.PENDING)
+    while waiting.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)  # the dispatch's COMMIT, then its logging

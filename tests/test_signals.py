@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import override_settings
 
 from django_bw_notifications import signals
 from django_bw_notifications.dispatch.receivers import dispatch
@@ -242,11 +243,29 @@ def test_duplicate_is_answered_200_stored_once_and_not_dispatched_again(
     assert notification.last_duplicate_at is not None
 
 
-def test_copies_for_two_subscriptions_are_two_notifications(deliver: Any, recorder: Any) -> None:
+@override_settings(BW_NOTIFICATIONS_KEEP_STATE=True)
+def test_copies_for_two_subscriptions_are_two_notifications_and_one_news(
+    deliver: Any, recorder: Any
+) -> None:
+    # Two subscriptions for one order type each POST their own copy: two messages (each
+    # stored, with its SubscriptionId), one state of the order: the business runs once.
     rec = recorder()
     deliver(payload("01"))
     deliver(payload("01").replace(b"d8274fa6", b"11111111"))
     assert Notification.objects.count() == 2
+    first, second = Notification.objects.order_by("id")
+    assert len(rec.calls) == 1
+    assert second.copy_of == first
+    assert first.duplicate_count == 1
+    assert second.processing_state == ProcessingState.PROCESSED
+
+
+def test_without_the_order_book_each_subscriptions_copy_is_dispatched(
+    deliver: Any, recorder: Any
+) -> None:
+    rec = recorder()
+    deliver(payload("01"))
+    deliver(payload("01").replace(b"d8274fa6", b"11111111"))
     assert len(rec.calls) == 2
 
 

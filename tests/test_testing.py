@@ -89,6 +89,24 @@ def test_post_notification_stores_dispatches_and_returns_the_row() -> None:
     assert notification.processing_state == ProcessingState.PROCESSED
     assert fired.names == ["notification_received", "portins", "portins_complete"]
     assert fired.fired(signals.portins_complete)[0].notification == notification
+
+
+def test_capture_includes_the_state_signals(settings: Any) -> None:
+    settings.BW_NOTIFICATIONS_KEEP_STATE = True
+    with capture_signals() as fired:
+        post_notification(build_order_notification("portins", "COMPLETE", order_id="p-2"))
+    # The order's state follows its notification's signals: a new order, one number in
+    # service.
+    assert fired.names == [
+        "notification_received",
+        "portins",
+        "portins_complete",
+        "order_changed",
+        "number_changed",
+    ]
+    [changed] = fired.fired(signals.order_changed)
+    assert changed.kwargs["order"].status == "COMPLETE"
+    assert changed.kwargs["previous_status"] == ""
     assert fired.calls[0].kwargs["replay"] is False
 
 

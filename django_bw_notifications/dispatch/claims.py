@@ -53,10 +53,12 @@ def claim(
     pinned: int | None,
     notification: Notification | None,
     skip_locked: bool,
+    first_savepoint: bool = True,
 ) -> tuple[Notification, str | None] | None:
     """Inside the dispatch's transaction: lock the row if still eligible (and its
     ``attempts`` still ``pinned``, when given), else None. With the row, the savepoint
-    the claim opened for the first receiver, if it did (see :func:`_lock_in_memory`).
+    the claim opened for the first receiver, if it did (see :func:`_lock_in_memory`;
+    never with ``first_savepoint=False``: the order book writes before any receiver).
 
     PostgreSQL (and other backends with row locks): ``SELECT … FOR UPDATE``. SQLite:
     a write that changes nothing, which takes the database's write lock first (waiting
@@ -64,7 +66,9 @@ def claim(
     """
     connection = connections[db]
     if notification is not None and (pinned is not None or connection.vendor == "postgresql"):
-        locked = _lock_in_memory(db, notification_id, eligible, pinned, skip_locked)
+        locked = _lock_in_memory(
+            db, notification_id, eligible, pinned, skip_locked, first_savepoint
+        )
         if locked is None:
             return None
         notification.attempts, opened = locked
@@ -90,7 +94,12 @@ def claim(
 
 
 def _lock_in_memory(
-    db: str, notification_id: int, eligible: Q, pinned: int | None, skip_locked: bool
+    db: str,
+    notification_id: int,
+    eligible: Q,
+    pinned: int | None,
+    skip_locked: bool,
+    first_savepoint: bool,
 ) -> tuple[int, str | None] | None:
     """The claim of a row already in memory (every first dispatch), written from the
     model's metadata, its eligibility compiled once per process (:func:`_eligible_sql`):
@@ -122,7 +131,7 @@ def _lock_in_memory(
             f"WHERE {' AND '.join(where)} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}"
         )
         opened = None
-        if several_statements_per_message(connection):
+        if first_savepoint and several_statements_per_message(connection):
             opened = _FIRST_SAVEPOINT
             sql += f"; {connection.ops.savepoint_create_sql(opened)}"
         with connection.cursor() as cursor:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -40,8 +40,10 @@ from django.db.transaction import TransactionManagementError
 from django.dispatch import Signal
 from django.utils import timezone
 
+from ..conf import app_settings
 from ..models import Notification, ProcessingState
 from ..signals import signals_for
+from ..state import book
 from .claims import WAITING, claim, ours_within, record, record_with_history
 
 __all__ = [
@@ -129,7 +131,12 @@ def claim_and_dispatch(
     db = using or router.db_for_write(Notification)
     pinned = attempt
     started = timezone.now()
-    if notification is not None and not _has_receivers(notification):
+    keeps_state = app_settings.KEEP_STATE
+    if (
+        notification is not None
+        and not _has_receivers(notification)
+        and not (keeps_state and book.concerns(notification))
+    ):
         # Nothing to run, so nothing to hold a claim over: the conditional UPDATE that
         # records the attempt is the claim (one statement instead of a transaction).
         condition = Q(pk=notification_id) & eligible
@@ -159,14 +166,25 @@ def claim_and_dispatch(
         try:
             with transaction.atomic(using=db):
                 with ours_within(db, claim_within):
+                    # The order book writes before any receiver, so no savepoint is
+                    # opened with the claim when it may have something to learn.
+                    first_savepoint = not (
+                        keeps_state and notification is not None and book.concerns(notification)
+                    )
                     claimed = claim(
-                        db, notification_id, eligible, pinned, notification, skip_locked
+                        db,
+                        notification_id,
+                        eligible,
+                        pinned,
+                        notification,
+                        skip_locked,
+                        first_savepoint,
                     )
                 if claimed is None:
                     return None
                 notification, opened = claimed
                 outcome, state, error = _dispatch_claimed(
-                    db, notification, trigger, started, claim_within, opened
+                    db, notification, trigger, started, claim_within, opened, keeps_state
                 )
         except OperationalError as err:
             # SQLite's write lock still held by another dispatch past the busy timeout:
@@ -204,12 +222,29 @@ def _dispatch_claimed(
     started: Any,
     record_within: float | None,
     opened: str | None,
+    keeps_state: bool = True,
 ) -> tuple[DispatchOutcome | None, str, str]:
-    """Run the receivers of a claimed notification and record the attempt, in the
-    claim's transaction; ``(None, …)`` when another claimer recorded one first. The
-    recording statements are ours, bounded like the claim; the receivers' are not."""
+    """Bring the order book up to date, run the receivers of a claimed notification and
+    record the attempt, in the claim's transaction; ``(None, …)`` when another claimer
+    recorded one first. The book's and the recording statements are ours, bounded like
+    the claim; the receivers' are not. A copy of news already told (see
+    :mod:`django_bw_notifications.state.book`) runs no receiver."""
     replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
-    outcome = _run_receivers(notification, db, replay=replay, opened=opened, within=record_within)
+    learned = book.Learned()
+    if keeps_state and book.concerns(notification):
+        with ours_within(db, record_within):
+            learned = book.learn(notification, db, first=notification.attempts == 0)
+    if learned.copy_of is not None:
+        outcome = DispatchOutcome(notification.pk, 0, ())
+    else:
+        outcome = _run_receivers(
+            notification,
+            db,
+            replay=replay,
+            opened=opened,
+            within=record_within,
+            announcements=learned.announcements,
+        )
     state = str(ProcessingState.FAILED if outcome.failures else ProcessingState.PROCESSED)
     error = "\n\n".join(failure.describe() for failure in outcome.failures)
     with ours_within(db, record_within):
@@ -289,6 +324,7 @@ def _run_receivers(
     replay: bool,
     opened: str | None = None,
     within: float | None = None,
+    announcements: Sequence[book.Announcement] = (),
 ) -> DispatchOutcome:
     """Each receiver in its own savepoint (``opened``: the first one's, already open):
     one that raises, or leaves the transaction unusable, has its writes rolled back
@@ -299,8 +335,12 @@ def _run_receivers(
     connection = connections[db]
     called = 0
     failures: list[ReceiverFailure] = []
-    for signal in _signals(notification):
-        for receiver in _receivers(signal):
+    sends = [
+        (signal, Notification, {"notification": notification}) for signal in _signals(notification)
+    ]
+    sends += [(a.signal, a.sender, a.kwargs) for a in announcements]
+    for signal, sender, kwargs in sends:
+        for receiver in _receivers(signal, sender):
             called += 1
             if opened is None:
                 with ours_within(db, within):
@@ -311,9 +351,7 @@ def _run_receivers(
             # registers are dropped if its savepoint is rolled back.
             connection.savepoint_ids.append(savepoint)
             try:
-                receiver(
-                    signal=signal, sender=Notification, notification=notification, replay=replay
-                )
+                receiver(signal=signal, sender=sender, replay=replay, **kwargs)
                 if _left_unusable(connection):
                     raise TransactionManagementError(
                         "the receiver left the database transaction unusable (a database "
@@ -367,12 +405,12 @@ def _left_unusable(connection: Any) -> bool:
 _INERROR = 3
 
 
-def _receivers(signal: Signal) -> list[Callable[..., Any]]:
-    if not signal.has_listeners(Notification):
+def _receivers(signal: Signal, sender: type[Any] = Notification) -> list[Callable[..., Any]]:
+    if not signal.has_listeners(sender):
         return []
     # Signal.send_robust() would call them all, but cannot give each its own
     # savepoint; _live_receivers() is what it uses (Django 5.0+: sync, async).
-    sync_receivers, async_receivers = signal._live_receivers(Notification)
+    sync_receivers, async_receivers = signal._live_receivers(sender)
     return [*sync_receivers, *(async_to_sync(receiver) for receiver in async_receivers)]
 
 

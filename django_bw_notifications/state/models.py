@@ -71,7 +71,9 @@ class Order(models.Model):
 class OrderChange(models.Model):
     """One change of an order's status (or FOC date), and the notification that made it."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="changes", db_constraint=False
+    )
     notification = models.ForeignKey(
         "bw_notifications.Notification",
         null=True,
@@ -123,10 +125,10 @@ class AccountNumber(models.Model):
     account = models.CharField(max_length=64, blank=True)
     e164 = models.CharField(max_length=16, verbose_name="E.164")
     state = models.CharField(max_length=16, choices=NumberState.choices, db_index=True)
-    #: The order that set :attr:`state` ("" for a number known only from an event).
+    #: The order that set ``state`` ("" for a number known only from an event).
     order_type = models.CharField(max_length=MAX_LENGTHS["OrderType"], blank=True)
     order_id = models.CharField(max_length=MAX_LENGTHS["OrderId"], blank=True)
-    #: When Bandwidth set :attr:`state` (the notification's moment).
+    #: When Bandwidth set ``state`` (the notification's moment).
     state_since = models.DateTimeField()
     #: A ``MESSAGING_LOST`` event hit it since it was last put in service.
     messaging_lost = models.BooleanField(default=False)
@@ -152,7 +154,9 @@ class AccountNumber(models.Model):
 class AccountNumberChange(models.Model):
     """One change of a number: its state, or its ``MESSAGING_LOST`` flag."""
 
-    number = models.ForeignKey(AccountNumber, on_delete=models.CASCADE, related_name="changes")
+    number = models.ForeignKey(
+        AccountNumber, on_delete=models.CASCADE, related_name="changes", db_constraint=False
+    )
     notification = models.ForeignKey(
         "bw_notifications.Notification",
         null=True,

@@ -7,7 +7,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from django_bw_notifications import signals
-from django_bw_notifications.models import Notification
+from django_bw_notifications.models import AccountNumber, Notification
 from django_bw_notifications.signals import on_event, on_order
 
 logger = logging.getLogger("receivers")
@@ -45,3 +45,18 @@ def sync_foc_date_to_crm(
     if os.environ.get("EXAMPLE_CRM_FLAKY") == "1" and not replay:
         raise ConnectionError("CRM unreachable: connection refused (crm.internal:443)")
     logger.info("CRM: port-in %s FOC on %s", notification.order_id, notification.actual_foc_date)
+
+
+@receiver(signals.number_changed)
+def number_changed(sender: Any, number: AccountNumber, previous_state: str, **kwargs: Any) -> None:
+    """The inventory moved a number: what a billing or provisioning system listens to."""
+    level = logging.WARNING if previous_state == "in_service" else logging.INFO
+    logger.log(
+        level,
+        "number %s: %s -> %s (%s %s)",
+        number.e164,
+        previous_state or "new",
+        number.state,
+        number.order_type,
+        number.order_id,
+    )

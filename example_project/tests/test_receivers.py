@@ -20,7 +20,20 @@ def test_port_in_complete_lists_the_numbers_to_activate(
     with caplog.at_level(logging.INFO, logger="receivers"):
         bw_post(bw_build.order("portins", "COMPLETE", order_id="p-1", numbers=["9195551234"]))
     assert "port-in p-1 complete: activate ['+19195551234']" in caplog.text
-    assert bw_signals.names == ["notification_received", "portins", "portins_complete"]
+    assert bw_signals.names == [
+        "notification_received",
+        "portins",
+        "portins_complete",
+        "order_changed",
+        "number_changed",
+    ]
+
+
+def test_a_number_leaving_service_is_a_warning(bw_post: Any, bw_build: Any, caplog: Any) -> None:
+    bw_post(bw_build.order("orders", "COMPLETE", order_id="o-1", numbers=["9195551234"]))
+    with caplog.at_level(logging.INFO, logger="receivers"):
+        bw_post(bw_build.order("disconnects", "COMPLETE", order_id="d-1", numbers=["9195551234"]))
+    assert "number +19195551234: in_service -> disconnected (disconnects d-1)" in caplog.text
 
 
 def test_failed_orders_and_lost_messaging_are_warnings(
