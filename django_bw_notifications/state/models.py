@@ -124,7 +124,7 @@ class AccountNumber(models.Model):
 
     account = models.CharField(max_length=64, blank=True)
     e164 = models.CharField(max_length=16, verbose_name="E.164")
-    state = models.CharField(max_length=16, choices=NumberState.choices, db_index=True)
+    state = models.CharField(max_length=16, choices=NumberState, db_index=True)
     #: The order that set ``state`` ("" for a number known only from an event).
     order_type = models.CharField(max_length=MAX_LENGTHS["OrderType"], blank=True)
     order_id = models.CharField(max_length=MAX_LENGTHS["OrderId"], blank=True)
