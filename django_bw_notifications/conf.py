@@ -119,10 +119,9 @@ class Settings:
     @property
     def KEEP_STATE(self) -> bool:
         """Keep the order book and the number inventory in each dispatch, and run no
-        receiver for a copy of news already told (True). False (the default in this
-        release, while its cost on the request path is brought down): neither; the
-        tables stay as they are and ``bw_notifications_rebuild_state`` fills them."""
-        return bool(self._get("KEEP_STATE", False))
+        receiver for a copy of news already told (True, the default). False: neither;
+        the tables stay as they are and ``bw_notifications_rebuild_state`` fills them."""
+        return bool(self._get("KEEP_STATE", True))
 
     @property
     def TASK_BACKEND(self) -> str:

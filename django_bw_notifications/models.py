@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from .parsing import MAX_LENGTHS, typed_number_forms
+from .parsing import TelephoneNumber as ParsedTelephoneNumber
 
 
 class ProcessingState(models.TextChoices):
@@ -142,6 +143,10 @@ class Notification(models.Model):
     element was absent; dates are ``None`` when absent or unparseable, and the text as
     sent is kept beside them.
     """
+
+    #: Not a column: the numbers the store just wrote, set on the instance it returns
+    #: (the first dispatch in the same process reads them from here, not the table).
+    stored_numbers: tuple[ParsedTelephoneNumber, ...] | None = None
 
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sysconfig
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from django.urls import reverse
 import django_bw_notifications
 from django_bw_notifications import signals
 
-from .support import basic
+from .support import basic, settled
 
 PACKAGE = Path(django_bw_notifications.__file__).resolve().parent
 
@@ -134,10 +133,4 @@ def live_server(live_server: Any) -> Iterator[Any]:
     before the test's teardown empties the database (they run in the server's thread,
     after the client has its ``200``: the order book's writes take a moment)."""
     yield live_server
-    from django_bw_notifications.models import Notification, ProcessingState
-
-    deadline = time.monotonic() + 10
-    waiting = Notification.objects.filter(processing_state=ProcessingState.PENDING)
-    while waiting.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.05)  # the dispatch's COMMIT, then its logging
+    settled()

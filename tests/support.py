@@ -89,3 +89,18 @@ def account_settings(fake: Any, account_id: str, **overrides: Any) -> dict[str, 
         "EVENT_TYPES": ["MESSAGING_LOST"],
         **overrides,
     }
+
+
+def settled(timeout: float = 10.0) -> None:
+    """Wait until no notification is pending: a live server dispatches after the answer,
+    so a client holding its ``200`` may be a moment ahead of the receivers (and of the
+    order book's writes)."""
+    import time
+
+    from django_bw_notifications.models import Notification, ProcessingState
+
+    deadline = time.monotonic() + timeout
+    waiting = Notification.objects.filter(processing_state=ProcessingState.PENDING)
+    while waiting.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)  # the dispatch's COMMIT, then its logging

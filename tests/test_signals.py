@@ -260,6 +260,7 @@ def test_copies_for_two_subscriptions_are_two_notifications_and_one_news(
     assert second.processing_state == ProcessingState.PROCESSED
 
 
+@override_settings(BW_NOTIFICATIONS_KEEP_STATE=False)
 def test_without_the_order_book_each_subscriptions_copy_is_dispatched(
     deliver: Any, recorder: Any
 ) -> None:

@@ -87,12 +87,25 @@ def test_post_notification_stores_dispatches_and_returns_the_row() -> None:
     assert isinstance(notification, Notification)
     assert notification.order_id == "p-1"
     assert notification.processing_state == ProcessingState.PROCESSED
-    assert fired.names == ["notification_received", "portins", "portins_complete"]
+    # Then the order book's: a new order, its number in service.
+    assert fired.names == [
+        "notification_received",
+        "portins",
+        "portins_complete",
+        "order_changed",
+        "number_changed",
+    ]
     assert fired.fired(signals.portins_complete)[0].notification == notification
 
 
-def test_capture_includes_the_state_signals(settings: Any) -> None:
-    settings.BW_NOTIFICATIONS_KEEP_STATE = True
+def test_capture_without_the_order_book_has_no_state_signals(settings: Any) -> None:
+    settings.BW_NOTIFICATIONS_KEEP_STATE = False
+    with capture_signals() as fired:
+        post_notification(build_order_notification("portins", "COMPLETE", order_id="p-3"))
+    assert fired.names == ["notification_received", "portins", "portins_complete"]
+
+
+def test_capture_includes_the_state_signals() -> None:
     with capture_signals() as fired:
         post_notification(build_order_notification("portins", "COMPLETE", order_id="p-2"))
     # The order's state follows its notification's signals: a new order, one number in
@@ -133,7 +146,12 @@ def test_capture_includes_signals_asked_for_by_name_and_notes() -> None:
     signals.order_signal("captureOnlyType", "QUEUED")
     with capture_signals() as fired:
         post_notification(build_order_notification("captureOnlyType", "QUEUED", note="hi"))
-    assert fired.names == ["notification_received", "captureonlytype_queued", "note_added"]
+    assert fired.names == [
+        "notification_received",
+        "captureonlytype_queued",
+        "note_added",
+        "order_changed",
+    ]
 
 
 def test_dispatch_inline_runs_after_commit_work_inside_a_test_transaction() -> None:
@@ -149,4 +167,11 @@ def test_dispatch_inline_runs_after_commit_work_inside_a_test_transaction() -> N
 def test_plugin_fixtures(bw_post: Any, bw_signals: Any, bw_build: Any) -> None:
     notification = bw_post(bw_build.order("orders", "COMPLETE", numbers=bw_build.numbers(2)))
     assert notification.telephone_numbers.count() == 2
-    assert bw_signals.names == ["notification_received", "orders", "orders_complete"]
+    assert bw_signals.names == [
+        "notification_received",
+        "orders",
+        "orders_complete",
+        "order_changed",
+        "number_changed",
+        "number_changed",
+    ]

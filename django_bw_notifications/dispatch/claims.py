@@ -181,7 +181,8 @@ def record_with_history(
 ) -> bool:
     """Record the attempt on the row (if no other claimer did meanwhile) and keep it in
     the history (``history``: the ``DispatchAttempt``'s values by field
-    name); False when another claimer recorded one first.
+    name); False when another claimer recorded one first. The order book's links on
+    the instance (``order_entry``, ``copy_of``) are written with it, when set.
 
     On PostgreSQL one statement does both (the history's INSERT reads the UPDATE's
     ``RETURNING``): one round trip fewer for every dispatch. Both are written from the
@@ -195,6 +196,8 @@ def record_with_history(
         state,
         cast("Field[Any, Any]", last_attempt_at).get_db_prep_save(started, connection),
         error,
+        notification.order_entry_id,
+        notification.copy_of_id,
         notification.pk,
         notification.attempts,
     ]
@@ -230,8 +233,8 @@ class _Recording:
     """The SQL that records an attempt, made once per database (see
     :func:`_recording_statements`)."""
 
-    #: ``UPDATE`` the row (state, attempts + 1, when, errors) where its id and attempts
-    #: are still the claimed ones.
+    #: ``UPDATE`` the row (state, attempts + 1, when, errors, the book's links) where its
+    #: id and attempts are still the claimed ones.
     record: str
     #: ``INSERT`` the attempt into the history, every value a parameter.
     history: str
@@ -248,13 +251,24 @@ def _recording_statements(alias: str) -> _Recording:
     quote = connection.ops.quote_name
     column = {
         name: quote(str(cast("Field[Any, Any]", Notification._meta.get_field(name)).column))
-        for name in ("id", "attempts", "processing_state", "last_attempt_at", "last_error")
+        for name in (
+            "id",
+            "attempts",
+            "processing_state",
+            "last_attempt_at",
+            "last_error",
+            "order_entry",
+            "copy_of",
+        )
     }
-    # Quoted names from the models' metadata; every value is a parameter.
+    # Quoted names from the models' metadata; every value is a parameter. The order
+    # book's links (set on the instance by state.book) ride along: never cleared here.
     record = (
         f"UPDATE {quote(Notification._meta.db_table)} SET "  # noqa: S608
         f"{column['processing_state']} = %s, {column['attempts']} = {column['attempts']} + 1, "
-        f"{column['last_attempt_at']} = %s, {column['last_error']} = %s "
+        f"{column['last_attempt_at']} = %s, {column['last_error']} = %s, "
+        f"{column['order_entry']} = COALESCE(%s, {column['order_entry']}), "
+        f"{column['copy_of']} = COALESCE(%s, {column['copy_of']}) "
         f"WHERE {column['id']} = %s AND {column['attempts']} = %s"
     )
     fields = tuple(f for f in DispatchAttempt._meta.local_concrete_fields if not f.primary_key)

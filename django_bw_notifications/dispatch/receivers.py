@@ -232,8 +232,16 @@ def _dispatch_claimed(
     replay = trigger in (Trigger.REPLAY, Trigger.RETRY) or notification.attempts > 0
     learned = book.Learned()
     if keeps_state and book.concerns(notification):
-        with ours_within(db, record_within):
-            learned = book.learn(notification, db, first=notification.attempts == 0)
+        # The book's writes grow with the numbers (bulk, but a 5,000-number order takes
+        # longer than a claim should wait): they have the whole time budget, not the
+        # claim's patience. A stalled server still severs them, and the sweeper retries.
+        book_within = (
+            None if record_within is None else max(record_within, app_settings.TIME_BUDGET)
+        )
+        with ours_within(db, book_within):
+            learned = book.learn(
+                notification, db, first=notification.attempts == 0, linked_by_record=True
+            )
     if learned.copy_of is not None:
         outcome = DispatchOutcome(notification.pk, 0, ())
     else:

@@ -112,6 +112,9 @@ def store(
         return StoreResult(existing, created=False)
     notification._state.adding = False
     notification._state.db = db
+    # The numbers just written, for the first dispatch in this process: the order book
+    # reads them from here instead of selecting them again (state.book.numbers_of).
+    notification.stored_numbers = parsed.telephone_numbers
     if post_save.has_listeners(Notification):
         # The row is written without Model.save() (see _insert); a host's post_save
         # receivers are still told, once it is committed.

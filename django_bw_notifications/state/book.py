@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Max
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -44,6 +44,7 @@ from ..catalog import is_final_status, normalise_name
 from ..models import Notification, TelephoneNumber
 from .models import AccountNumber, AccountNumberChange, NumberState, Order, OrderChange
 from .transitions import flags_messaging_lost, number_transition
+from .writes import insert_new
 
 __all__ = ["Announcement", "Learned", "concerns", "learn", "moment_of"]
 
@@ -83,7 +84,12 @@ def moment_of(notification: Notification) -> datetime:
 
 
 def learn(
-    notification: Notification, db: str, *, first: bool = True, rebuilding: bool = False
+    notification: Notification,
+    db: str,
+    *,
+    first: bool = True,
+    rebuilding: bool = False,
+    linked_by_record: bool = False,
 ) -> Learned:
     """Bring the book up to date with ``notification`` (see the module's docstring).
 
@@ -91,13 +97,15 @@ def learn(
     later one only repeats the recorded changes' announcements. ``rebuilding``: the
     rebuild's pass over the stored history, which announces nothing and keeps the copy
     decisions live processing made (``copy_of``) instead of making them again.
+    ``linked_by_record``: the notification's links (``order_entry``, ``copy_of``) are
+    set on the instance only, for the dispatch's record to write (one statement fewer).
     """
     if not first:
         return _recorded(notification, db)
     learned = Learned()
     announce = not rebuilding
     if notification.order_type and notification.order_id:
-        order = _order(notification, db, learned, announce, rebuilding)
+        order = _order(notification, db, learned, announce, rebuilding, linked_by_record)
         if learned.copy_of is None:
             target = number_transition(notification.order_type, notification.status)
             if target is not None:
@@ -112,13 +120,20 @@ def learn(
 
 
 def _order(
-    notification: Notification, db: str, learned: Learned, announce: bool, rebuilding: bool
+    notification: Notification,
+    db: str,
+    learned: Learned,
+    announce: bool,
+    rebuilding: bool,
+    defer: bool,
 ) -> Order:
     moment = moment_of(notification)
-    orders = Order.objects.using(db).select_for_update()
+    # Through the unique index (account, LOWER(order_type), order_id): order types
+    # compare case-insensitively.
+    orders = Order.objects.using(db).alias(type_key=Lower("order_type")).select_for_update()
     identity = {
         "account": notification.account,
-        "order_type__iexact": notification.order_type,
+        "type_key": notification.order_type.lower(),
         "order_id": notification.order_id,
     }
     order = orders.filter(**identity).first()
@@ -139,13 +154,19 @@ def _order(
         # Another dispatch may create it at the same moment: the unique constraint
         # decides, and the loser reads (and locks) the winner's row, then goes on as
         # for any order already there.
-        Order.objects.using(db).bulk_create([fresh], ignore_conflicts=True)
-        order = orders.filter(**identity).get()
-        if _same_row(order, fresh):
+        inserted = insert_new(db, [fresh], "order_id")
+        if inserted:
+            order, ours = fresh, True
+        else:
+            if inserted is None:
+                Order.objects.using(db).bulk_create([fresh], ignore_conflicts=True)
+            order = orders.filter(**identity).get()
+            ours = inserted is None and _same_row(order, fresh)
+        if ours:
             _order_changed(order, "", notification, moment, db, learned, announce)
             if rebuilding and notification.copy_of_id is not None:
                 learned.copy_of = Notification(pk=notification.copy_of_id)
-            return _linked(notification, db, order, link)
+            return _linked(notification, db, order, link, defer)
     first: Notification | None
     if rebuilding:
         copied = notification.copy_of_id
@@ -167,7 +188,7 @@ def _order(
         order.save(using=db, update_fields=sorted(set(fields)))
     if previous is not None:
         _order_changed(order, previous, notification, moment, db, learned, announce)
-    return _linked(notification, db, order, link)
+    return _linked(notification, db, order, link, defer)
 
 
 def _same_row(order: Order, fresh: Order) -> bool:
@@ -179,9 +200,13 @@ def _same_row(order: Order, fresh: Order) -> bool:
     )
 
 
-def _linked(notification: Notification, db: str, order: Order, link: dict[str, Any]) -> Order:
-    """Link the notification to its order (and to the first telling, for a copy)."""
-    Notification.objects.using(db).filter(pk=notification.pk).update(order_entry=order, **link)
+def _linked(
+    notification: Notification, db: str, order: Order, link: dict[str, Any], defer: bool
+) -> Order:
+    """Link the notification to its order (and to the first telling, for a copy).
+    ``defer``: on the instance only; the dispatch's record writes them."""
+    if not defer:
+        Notification.objects.using(db).filter(pk=notification.pk).update(order_entry=order, **link)
     notification.order_entry = order
     if "copy_of" in link:
         notification.copy_of = link["copy_of"]
@@ -309,7 +334,17 @@ def _order_changed(
 
 def _numbers(notification: Notification, db: str, kind: str | None) -> list[str]:
     """The notification's numbers in E.164 (those without one cannot be tracked), in
-    order, each once; ``kind`` None: either list (an event's older form)."""
+    order, each once; ``kind`` None: either list (an event's older form).
+
+    A notification just stored in this process carries them (``stored_numbers``, set by
+    the store): no statement. Otherwise (a sweep, a replay, a task worker) they are read.
+    """
+    in_memory = notification.stored_numbers
+    if in_memory is not None:
+        found: Iterable[str] = (
+            tn.e164 for tn in in_memory if tn.e164 and (kind is None or tn.kind == kind)
+        )
+        return list(dict.fromkeys(found))
     rows = TelephoneNumber.objects.using(db).filter(notification_id=notification.pk)
     if kind is not None:
         rows = rows.filter(kind=kind)
@@ -331,6 +366,14 @@ def _with_new_rows(
     missing = [number for number in numbers if number not in existing]
     if not missing:
         return existing, set()
+    # In the numbers' order, as the rows are locked: two dispatches whose numbers
+    # overlap wait for each other instead of deadlocking.
+    inserted = insert_new(db, [fresh[number] for number in sorted(missing)], "e164")
+    if inserted is not None:
+        # The rest were created by a concurrent dispatch meanwhile: theirs, locked.
+        rest = [number for number in missing if number not in inserted]
+        theirs = _locked_numbers(db, account, rest) if rest else {}
+        return {**existing, **inserted, **theirs}, set(inserted)
     AccountNumber.objects.using(db).bulk_create(
         [fresh[number] for number in missing], ignore_conflicts=True
     )

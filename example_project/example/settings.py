@@ -67,8 +67,6 @@ TEMPLATES = [
 ]
 
 # The pair given to Bandwidth as the subscription's CallbackCredentials.
-# The order book and the number inventory (docs/orders-and-numbers.md).
-BW_NOTIFICATIONS_KEEP_STATE = True
 BW_NOTIFICATIONS_BASIC_AUTH = [
     (
         os.environ.get("BW_USERNAME", "bandwidth"),

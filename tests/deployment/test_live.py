@@ -13,7 +13,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from django_bw_notifications import signals
 from django_bw_notifications.models import Notification, ProcessingState
-from tests.support import PASSWORD, USERNAME, basic, notification_xml, on_postgres, payload
+from tests.support import PASSWORD, USERNAME, basic, notification_xml, on_postgres, payload, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,6 +70,7 @@ def test_concurrent_identical_deliveries_store_and_dispatch_once(
     with ThreadPoolExecutor(max_workers=_AT_ONCE) as pool:
         codes = list(pool.map(lambda _: _post(url, body), range(32)))
     assert codes == [200] * 32
+    settled()
     notification = Notification.objects.get()
     assert len(rec.calls) == 1
     assert notification.duplicate_count == 31
@@ -90,5 +91,6 @@ def test_concurrent_distinct_deliveries_are_all_stored_and_dispatched_once(
         codes = list(pool.map(lambda body: _post(url, body), bodies))
     assert codes == [200] * 200
     assert Notification.objects.count() == 200
+    settled()
     dispatched = sorted(kwargs["notification"].order_id for _, kwargs in rec.calls)
     assert dispatched == sorted(f"order-{i}" for i in range(200))

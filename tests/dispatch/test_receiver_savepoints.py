@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from django_bw_notifications import signals
 from django_bw_notifications.models import Notification, RejectedDelivery
+from django_bw_notifications.testing import build_event_notification
 from tests.support import notification_xml, on_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,12 +75,34 @@ def test_a_receiver_that_swallows_a_database_error_is_a_failure_not_a_stuck_row(
 
 @on_postgres
 def test_the_claim_opens_the_first_savepoint_and_none_is_released(post: Any, connect: Any) -> None:
+    # An event the order book has nothing to learn from: the claim is the dispatch's
+    # first statement, and the first receiver's savepoint rides with it.
     connect(signals.notification_received, lambda **kwargs: None)
     with CaptureQueriesContext(connection) as captured:
-        assert post(notification_xml(order_id="sp-3")).status_code == 200
+        assert post(build_event_notification("PORT_OUT_REQUESTED")).status_code == 200
     sent = [q["sql"] for q in captured]
     claims = [sql for sql in sent if "FOR UPDATE" in sql]
     assert len(claims) == 1
     assert claims[0].endswith('; SAVEPOINT "bw_notifications_receiver"')
     assert not [sql for sql in sent if sql.startswith(("SAVEPOINT", "RELEASE"))]
-    assert Notification.objects.get(order_id="sp-3").processing_state == "processed"
+    assert Notification.objects.get().processing_state == "processed"
+
+
+@on_postgres
+def test_with_the_order_book_the_first_savepoint_follows_its_writes(
+    post: Any, connect: Any
+) -> None:
+    # The book writes before any receiver, outside the receivers' savepoints (a
+    # receiver's failure must not undo it): the first savepoint is opened after it.
+    connect(signals.notification_received, lambda **kwargs: None)
+    with CaptureQueriesContext(connection) as captured:
+        assert post(notification_xml(order_id="sp-4")).status_code == 200
+    sent = [q["sql"] for q in captured]
+    claim = next(i for i, sql in enumerate(sent) if "FOR UPDATE" in sql)
+    savepoint = next(i for i, sql in enumerate(sent) if sql.startswith("SAVEPOINT"))
+    books = [i for i, sql in enumerate(sent) if '"bw_notifications_order' in sql]
+    assert not sent[claim].endswith('SAVEPOINT "bw_notifications_receiver"')
+    assert books
+    assert claim < min(books)
+    assert max(books) < savepoint
+    assert Notification.objects.get(order_id="sp-4").processing_state == "processed"

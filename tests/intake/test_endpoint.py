@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from django_bw_notifications.models import Notification, RejectedDelivery
+from django_bw_notifications.models import AccountNumber, Notification, RejectedDelivery
 from tests.support import basic, notification_xml, on_postgres, payload
 from tests.test_parsing import EXPECTED
 
@@ -239,24 +239,50 @@ def test_numbers_cost_no_extra_queries(post: Any) -> None:
 def test_postgres_stores_any_notification_in_one_round_trip(post: Any) -> None:
     from django_bw_notifications.models import Notification
 
-    for count in (1, 100, 5000):
+    for batch, count in enumerate((1, 100, 5000)):
+        # Numbers new to the inventory each time (one it has would be moved: an UPDATE).
         body = notification_xml(
-            order_id=f"o{count}", numbers=tuple(f"919{i:07d}" for i in range(count))
+            order_id=f"o{count}", numbers=tuple(f"919{batch}{i:06d}" for i in range(count))
         )
         with CaptureQueriesContext(connection) as captured:
             assert post(body).status_code == 200
-        sent = [q["sql"] for q in captured]
+        # BEGIN and COMMIT are Django's log lines, not messages: psycopg sends BEGIN
+        # with the next statement, and the record's message carries the COMMIT.
+        sent = [q["sql"] for q in captured if q["sql"] not in ("BEGIN", "COMMIT")]
         # One message: the time budget (set_config), then one statement for the
         # notification and all its numbers, committed by the server as one implicit
-        # transaction. Then the outcome: with no receiver to run, recording it is the
-        # claim.
-        assert len(sent) == 2, sent
+        # transaction.
         assert sent[0].startswith("SELECT set_config('statement_timeout'"), sent[0]
         assert "; WITH n AS (INSERT INTO" in sent[0], sent[0]
-        assert sent[1].startswith("UPDATE"), sent[1]
+        # Then the dispatch, after the answer: the claim; the order book (the order
+        # looked up, created, its change; the numbers looked up, created, their
+        # changes); the record with its COMMIT. The same count for 1 and 5,000 numbers.
+        assert len(sent) == 1 + DISPATCH_WITH_BOOK, sent
+        assert "FOR UPDATE" in sent[1], sent[1]
+        assert sent[-1].startswith("WITH u AS (UPDATE")
+        assert sent[-1].endswith("; COMMIT")
         stored = Notification.objects.get(order_id=f"o{count}")
         assert stored.telephone_numbers.count() == count
         assert stored.processing_state == "processed"
+        assert stored.order_entry is not None
+        assert AccountNumber.objects.filter(order_id=f"o{count}").count() == count
+
+
+#: Round trips of a new order's first dispatch with no receiver (see the test above).
+DISPATCH_WITH_BOOK = 8
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_the_book_the_record_is_the_claim(post: Any, settings: Any) -> None:
+    settings.BW_NOTIFICATIONS_KEEP_STATE = False
+    with CaptureQueriesContext(connection) as captured:
+        assert post(notification_xml(order_id="o-nobook")).status_code == 200
+    sent = [q["sql"] for q in captured]
+    # With no receiver to run and no book to keep, recording the outcome is the claim.
+    assert len(sent) == 2, sent
+    assert sent[1].startswith("UPDATE"), sent[1]
+    assert Notification.objects.get(order_id="o-nobook").processing_state == "processed"
 
 
 def test_a_notification_survives_a_database_error_as_503_not_500(
