@@ -36,6 +36,7 @@ __all__ = [
     "get_accounts",
     "is_credential_list",
     "news_key",
+    "recorded_names",
 ]
 
 #: The account the plain endpoint (``<include>/``) belongs to.
@@ -213,6 +214,13 @@ class Endpoint:
         if self.account:
             return f"the plain endpoint (account {self.account!r})"
         return "the plain endpoint"
+
+
+def recorded_names(name: str) -> tuple[str, ...]:
+    """The values of ``account`` that rows recorded for account ``name`` carry: the
+    ``default`` account's include ``""`` (stored by the plain endpoint before accounts
+    were configured). Reconcile and the inventory's drift check both ask here."""
+    return (name, "") if name == DEFAULT_ACCOUNT else (name,)
 
 
 def endpoint(name: str | None) -> Endpoint | None:

@@ -34,6 +34,7 @@ from .resources import (
     carries_error,
     error_details,
     parse_answer,
+    read_numbers_page,
     read_subscription,
     refusal_in,
     text_of,
@@ -198,6 +199,41 @@ class NumbersClient:
         if carries_error(root, ("OrderStatus", "ProcessingStatus")):
             raise _error(f"GET /{path_type}/{order_id}", response)
         return reader(root, order_id, response.text)
+
+    # Numbers ------------------------------------------------------------------------
+
+    def in_service_numbers(self, *, page_size: int = 1000) -> list[str]:
+        """Every number the account has in service, as Bandwidth writes them (10 digits
+        or E.164), through all pages.
+
+        ``GET /inserviceNumbers?page=1&size=N``, then each next page by the key in the
+        answer's ``<Links><next>`` (keyset paging: the first number of the next page);
+        ``204`` when there are none. Only the key is taken from the link: the next call
+        goes to the account's own base URL, whatever host the link names.
+        """
+        if not 1 <= page_size <= 5000:
+            raise BandwidthAPIError("page_size must be between 1 and 5000")
+        numbers: list[str] = []
+        page, seen = "1", set()
+        while page:
+            seen.add(page)
+            path = f"/inserviceNumbers?page={quote(page, safe='')}&size={page_size}"
+            response = self._send("GET", path)
+            try:
+                found = read_numbers_page(response.text)
+            except ValueError as err:
+                raise BandwidthAPIError(
+                    f"Bandwidth's answer to GET /inserviceNumbers (page {page}): {err}",
+                    status=response.status_code,
+                ) from None
+            numbers.extend(found.numbers)
+            if found.next_page in seen:
+                raise BandwidthAPIError(
+                    f"Bandwidth's in-service pages loop (page {found.next_page} again); "
+                    f"{len(numbers)} numbers read"
+                )
+            page = found.next_page
+        return numbers
 
     # HTTP ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from django.db.models import Max, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from ..accounts import DEFAULT_ACCOUNT, Account, get_account
+from ..accounts import DEFAULT_ACCOUNT, Account, get_account, recorded_names
 from ..catalog import final_status_keys, normalise_name
 from ..intake.ingest import ingest
 from ..models import Notification, Source
@@ -74,8 +74,7 @@ def candidates(
         received_at__gte=now - within, is_stale=False, order_id__gt=""
     ).exclude(order_type="")
     if account is not None:
-        names = [account, ""] if account == DEFAULT_ACCOUNT else [account]
-        recent = recent.filter(account__in=names)
+        recent = recent.filter(account__in=recorded_names(account))
     if order_types:
         # Stored spellings vary in case ("portins", "PortIns").
         recent = recent.filter(reduce(operator.or_, (Q(order_type__iexact=t) for t in order_types)))

@@ -2,21 +2,26 @@
 
 Subscriptions (:class:`Subscription`, read from a list or get answer; :class:`SubscriptionSpec`,
 the body of a create or update), an order's current state (:class:`OrderState`, one
-reader per order type in :data:`ORDER_READERS`), and Bandwidth's ways of saying no,
+reader per order type in :data:`ORDER_READERS`), a page of the account's in-service
+numbers (:class:`NumbersPage`), and Bandwidth's ways of saying no,
 including the ones sent with HTTP 200. Pure: no HTTP, no Django; the answers are parsed
 with the notifications' safe parser (DTDs refused).
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from ..parsing import NotificationParseError, local_name, parse_xml
 
 __all__ = [
     "ORDER_READERS",
+    "NumbersPage",
     "OrderState",
     "Subscription",
     "SubscriptionSpec",
@@ -25,6 +30,7 @@ __all__ = [
     "child",
     "error_details",
     "parse_answer",
+    "read_numbers_page",
     "read_subscription",
     "refusal_in",
     "text_of",
@@ -330,3 +336,57 @@ ORDER_READERS: dict[str, Callable[[Element, str, str], OrderState]] = {
     "portins": _read_portins,
     "disconnects": _read_disconnects,
 }
+
+
+# --- the account's numbers (inserviceNumbers, discnumbers) ----------------------------
+
+
+@dataclass(frozen=True)
+class NumbersPage:
+    """One page of a ``<TNs>`` answer (``inserviceNumbers``, ``discnumbers``)."""
+
+    #: The numbers as Bandwidth wrote them (10 digits or E.164), in its order.
+    numbers: tuple[str, ...]
+    #: ``TotalCount``: every page's numbers together, when Bandwidth said (else None).
+    total: int | None
+    #: The ``page`` key of the next page (the first number on it), "" on the last page.
+    next_page: str
+
+
+# The next page's link, however it is written: escaped text inside <next>
+# (``Link=&lt;https://…?page=…&amp;size=…&gt;;rel="next";``), or raw inside an XML comment
+# there, which a parser drops. Read from the body's text, not the parsed tree.
+_NEXT = re.compile(r"<next\b[^>]*>(.*?)</next\s*>", re.IGNORECASE | re.DOTALL)
+_URL = re.compile(r"https?://[^\s<>\"';]+")
+
+
+def read_numbers_page(text: str) -> NumbersPage:
+    """A page of the account's numbers; an empty body (``204``) is an empty last page.
+    Raises ``ValueError`` for an answer that is not a ``<TNs>`` (the caller says whose)."""
+    root = parse_answer(text)
+    if root is None:
+        if text.strip():
+            raise ValueError("the answer is not XML")
+        return NumbersPage((), 0, "")
+    if local_name(root.tag) != "TNs" and not all_named(root, "TelephoneNumbers"):
+        raise ValueError(f"the answer is a <{local_name(root.tag)}>, not a <TNs>")
+    lists = all_named(root, "TelephoneNumbers")
+    numbers = _numbers(
+        e for found in lists for e in found if local_name(e.tag) == "TelephoneNumber"
+    )
+    total_text = text_of(root, "TotalCount")
+    total = int(total_text) if total_text.isdigit() else None
+    return NumbersPage(numbers, total, _next_page(text))
+
+
+def _next_page(text: str) -> str:
+    found = _NEXT.search(text)
+    if found is None:
+        return ""
+    # Escaped once in the XML text, sometimes twice (``&amp;amp;``) by a serialiser.
+    link = html.unescape(html.unescape(found.group(1)))
+    url = _URL.search(link)
+    if url is None:
+        return ""
+    pages = parse_qs(urlsplit(url.group(0)).query).get("page", [])
+    return pages[0].strip() if pages else ""

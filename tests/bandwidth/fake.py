@@ -68,6 +68,7 @@ class Call:
     path: str
     authorization: str
     body: str
+    query: str = ""
 
 
 class FakeBandwidth:
@@ -82,6 +83,11 @@ class FakeBandwidth:
         self.orders: dict[tuple[str, str, str], str] = {}
         #: A recorded list body to serve for an account's GET /subscriptions, as is.
         self.raw_subscriptions: dict[str, str] = {}
+        #: Account id -> the numbers it has in service, as Bandwidth writes them
+        #: (served by GET /inserviceNumbers, keyset-paged, ascending).
+        self.in_service: dict[str, list[str]] = {}
+        #: (account id, page key) -> a recorded /inserviceNumbers body, served as is.
+        self.raw_in_service: dict[tuple[str, str], str] = {}
         self.calls: list[Call] = []
         #: (url, status of each POST of a delivery): [401, 200] after a challenge.
         self.deliveries: list[tuple[str, list[int]]] = []
@@ -194,8 +200,10 @@ class FakeBandwidth:
             return (user, password) == self.api_user
         return False
 
-    def handle(self, method: str, path: str, authorization: str, body: str) -> _Answer:
-        self.calls.append(Call(method, path, authorization, body))
+    def handle(
+        self, method: str, path: str, authorization: str, body: str, query: str = ""
+    ) -> _Answer:
+        self.calls.append(Call(method, path, authorization, body, query))
         fault = self._fault_for(method, path)
         if fault is not None:
             time.sleep(fault.delay)
@@ -238,6 +246,8 @@ class FakeBandwidth:
             if method == "DELETE":
                 del subscriptions[subscription.id]
                 return _Answer(200, "")
+        if rest == "/inserviceNumbers" and method == "GET":
+            return self._in_service(account_id, parse_qs(query))
         order = re.fullmatch(r"/(orders|portins|disconnects)/([^/]+)", rest)
         if order and method == "GET":
             xml = self.orders.get((account_id, order.group(1), order.group(2)))
@@ -245,6 +255,34 @@ class FakeBandwidth:
                 return _error(404, 5005, f"Order {order.group(2)} not found")
             return _Answer(200, xml)
         return _error(405, 405, f"{method} {rest} is not supported")
+
+    def _in_service(self, account_id: str, query: dict[str, list[str]]) -> _Answer:
+        page, size = query.get("page", [""])[0], query.get("size", [""])[0]
+        if not page or not size.isdigit():
+            # Bandwidth's answer without paging parameters.
+            return _error(404, 404, "page and size are required query parameters")
+        if (account_id, page) in self.raw_in_service:
+            return _Answer(200, self.raw_in_service[(account_id, page)])
+        numbers = sorted(self.in_service.get(account_id, []), key=lambda n: n.lstrip("+1"))
+        if not numbers:
+            return _Answer(204, "")
+        start = 0
+        if page != "1":
+            keys = [n.lstrip("+1") for n in numbers]
+            start = next((i for i, key in enumerate(keys) if key >= page.lstrip("+1")), len(keys))
+        chunk = numbers[start : start + int(size)]
+        url = f"{self.base_url}/accounts/{account_id}/inserviceNumbers"
+        links = f'<first>Link=&lt;{url}?page=1&amp;size={size}&gt;;rel="first";</first>'
+        if start + int(size) < len(numbers):
+            following = numbers[start + int(size)].lstrip("+1")
+            links += f'<next>Link=&lt;{url}?page={following}&amp;size={size}&gt;;rel="next";</next>'
+        listed = "".join(f"<TelephoneNumber>{n}</TelephoneNumber>" for n in chunk)
+        return _Answer(
+            200,
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f"<TNs><TotalCount>{len(numbers)}</TotalCount><Links>{links}</Links>"
+            f"<TelephoneNumbers><Count>{len(chunk)}</Count>{listed}</TelephoneNumbers></TNs>",
+        )
 
     def _create(
         self, account_id: str, subscriptions: dict[str, FakeSubscription], body: str
@@ -304,8 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8") if length else ""
+        url = urlsplit(self.path)
         answer = self.fake.handle(
-            self.command, urlsplit(self.path).path, self.headers.get("Authorization", ""), body
+            self.command, url.path, self.headers.get("Authorization", ""), body, url.query
         )
         data = answer.body.encode("utf-8")
         try:
