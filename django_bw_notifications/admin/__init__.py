@@ -11,12 +11,20 @@ Every page stays fast on millions of rows: no full-table ``COUNT(*)`` or ``DISTI
 no per-row queries, exact-match searches on indexed columns.
 
 Modules: ``notifications`` (the list, the detail page, replay), ``story`` (the detail
-page's queries), ``rejected``, ``filters`` (index-only list filters), ``pagination``
-(capped counts), ``base`` (what they share).
+page's queries), ``rejected``, ``state`` (the order board and the numbers list),
+``filters`` (index-only list filters), ``pagination`` (capped counts), ``base`` (what
+they share).
 """
 
 from .notifications import NotificationAdmin
 from .pagination import CappedCountPaginator
 from .rejected import RejectedDeliveryAdmin
+from .state import AccountNumberAdmin, OrderAdmin
 
-__all__ = ["CappedCountPaginator", "NotificationAdmin", "RejectedDeliveryAdmin"]
+__all__ = [
+    "AccountNumberAdmin",
+    "CappedCountPaginator",
+    "NotificationAdmin",
+    "OrderAdmin",
+    "RejectedDeliveryAdmin",
+]

@@ -81,6 +81,7 @@ class NotificationAdmin(ReadOnlyAdmin):
         "last_error_text",
         "dispatch_history",
         "delivery_order",
+        "order_book",
     )
     fieldsets = (
         (
@@ -99,6 +100,7 @@ class NotificationAdmin(ReadOnlyAdmin):
                     ("last_modified_date", "last_modified_date_text"),
                     ("actual_foc_date", "actual_foc_date_text"),
                     "delivery_order",
+                    "order_book",
                     "telephone_number_count",
                     "extra",
                 )
@@ -204,6 +206,24 @@ class NotificationAdmin(ReadOnlyAdmin):
                 "LastModifiedDate arrived first"
             )
         return "In order"
+
+    @admin.display(description="order book")
+    def order_book(self, obj: Notification) -> str:
+        """The order it belongs to on the board, and the first telling of a copy."""
+        if obj.order_entry_id is None:
+            return "-"
+        url = reverse("admin:bw_notifications_order_change", args=[obj.order_entry_id])
+        link = format_html('<a href="{}">the order\'s page</a>', url)
+        if obj.copy_of_id is None:
+            return link
+        first = reverse("admin:bw_notifications_notification_change", args=[obj.copy_of_id])
+        return format_html(
+            '{}; a copy of <a href="{}">notification {}</a>, which told the same news '
+            "(its receivers did not run)",
+            link,
+            first,
+            obj.copy_of_id,
+        )
 
     @admin.display(description="dispatch history")
     def dispatch_history(self, obj: Notification) -> str:

@@ -1,10 +1,9 @@
 """Include with ``path("<anything>/", include("django_bw_notifications.api.urls"))``.
 
 URL names (namespace ``bw_notifications_api``): ``root`` (the endpoints by name),
-``notification-list``,
-``notification-detail``, ``notification-replay``, ``order-timeline``, ``health``, and
-``schema``
-(OpenAPI as JSON; with the ``api`` extra installed).
+``notification-list``, ``notification-detail``, ``notification-replay``,
+``order-timeline``, ``order-list``, ``order-detail``, ``number-list``, ``number-detail``,
+``health``, and ``schema`` (OpenAPI as JSON; with the ``api`` extra installed).
 """
 
 from django.urls import path
@@ -34,6 +33,10 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.NotificationDetail.as_view(), name="notification-detail"),
     path("notifications/<int:pk>/replay/", views.Replay.as_view(), name="notification-replay"),
     path("timeline/", views.OrderTimeline.as_view(), name="order-timeline"),
+    path("orders/", views.OrderList.as_view(), name="order-list"),
+    path("orders/<int:pk>/", views.OrderDetail.as_view(), name="order-detail"),
+    path("numbers/", views.NumberList.as_view(), name="number-list"),
+    path("numbers/<int:pk>/", views.NumberDetail.as_view(), name="number-detail"),
     path("health/", views.Health.as_view(), name="health"),
 ]
 

@@ -1,4 +1,5 @@
-"""The API's views: list, detail, an order's timeline, replay, and the OpenAPI schema."""
+"""The API's views: notifications (list, detail, an order's timeline, replay), the
+order book and the number inventory (list, detail), health, and the OpenAPI schema."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from rest_framework.schemas.openapi import AutoSchema
 from rest_framework.views import APIView
 
 from ..dispatch.scheduling import replay
-from ..models import Notification, parse_moment
+from ..models import AccountNumber, Notification, Order, parse_moment
 from ..ops.health import check_health
-from .filters import filter_notifications
+from .filters import filter_notifications, filter_numbers, filter_orders
 from .permissions import read_permissions, replay_permissions
 from .serializers import (
+    AccountNumberDetailSerializer,
+    AccountNumberSerializer,
     NotificationDetailSerializer,
     NotificationSummarySerializer,
+    OrderDetailSerializer,
+    OrderSerializer,
     ReplayResultSerializer,
 )
 
@@ -150,6 +155,99 @@ class OrderTimeline(generics.ListAPIView[Notification]):
         return Notification.objects.of_order(order_id, params.get("order_type", "").strip())
 
 
+_ORDER_PARAMETERS = {
+    "account": "The BW_NOTIFICATIONS_ACCOUNTS name the order's notifications came to.",
+    "order_type": "Order type, any case (e.g. portins).",
+    "status": "Current status, any case (e.g. FOC).",
+    "order_id": "Exact order id.",
+    "customer_order_id": "Exact customer order id.",
+    "open": "true: status not final for its type; false: closed.",
+    "quiet_days": "Open orders with no news for at least this many days.",
+}
+_NUMBER_PARAMETERS = {
+    "account": "The BW_NOTIFICATIONS_ACCOUNTS name.",
+    "state": "in_service, disconnected, ported_out or unknown.",
+    "telephone_number": "A number typed any way: 9195551234, +1 919-555-1234…",
+    "order_id": "The order that set the number's state.",
+    "messaging_lost": "true: a MESSAGING_LOST event hit it since it was put in service.",
+}
+
+
+class _KeyCursor(CursorPagination):
+    """Stable pages by a cursor over a text key; a cursor we did not give is a 400."""
+
+    page_size = 100
+    page_size_query_param = None
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": "not a cursor this API gave"}) from None
+
+
+class LatestNewsFirst(NewestFirst):
+    """Orders with the most recent news first."""
+
+    ordering = ("-last_notified_at", "-id")
+
+
+class ByNumber(_KeyCursor):
+    """Numbers in E.164 order."""
+
+    ordering = ("e164", "id")
+
+
+class OrderList(generics.ListAPIView[Order]):
+    """The order book: one row per order, the latest news first, filtered below."""
+
+    serializer_class = OrderSerializer
+    pagination_class = LatestNewsFirst
+    schema = _QueryParameters("Order", _ORDER_PARAMETERS)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get_queryset(self) -> QuerySet[Order]:
+        return filter_orders(Order.objects.all(), self.request.query_params)
+
+
+class OrderDetail(generics.RetrieveAPIView[Order]):
+    """One order with its changes (its notifications: ``timeline/?order_id=…``)."""
+
+    serializer_class = OrderDetailSerializer
+    queryset = Order.objects.prefetch_related("changes")
+    schema = AutoSchema(operation_id_base="Order")
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+
+class NumberList(generics.ListAPIView[AccountNumber]):
+    """The number inventory, in E.164 order, filtered below."""
+
+    serializer_class = AccountNumberSerializer
+    pagination_class = ByNumber
+    schema = _QueryParameters("Number", _NUMBER_PARAMETERS)
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+    def get_queryset(self) -> QuerySet[AccountNumber]:
+        return filter_numbers(AccountNumber.objects.all(), self.request.query_params)
+
+
+class NumberDetail(generics.RetrieveAPIView[AccountNumber]):
+    """One number with its history."""
+
+    serializer_class = AccountNumberDetailSerializer
+    queryset = AccountNumber.objects.prefetch_related("changes")
+    schema = AutoSchema(operation_id_base="Number")
+
+    def get_permissions(self) -> list[BasePermission]:
+        return read_permissions()
+
+
 class _ReplaySchema(AutoSchema):
     """A bare POST that answers a ReplayResult."""
 
@@ -182,6 +280,8 @@ class ApiRoot(APIView):
         links = {
             "notifications": reverse(f"{prefix}notification-list", request=request),
             "timeline": reverse(f"{prefix}order-timeline", request=request),
+            "orders": reverse(f"{prefix}order-list", request=request),
+            "numbers": reverse(f"{prefix}number-list", request=request),
             "health": reverse(f"{prefix}health", request=request),
         }
         with contextlib.suppress(NoReverseMatch):  # the schema needs the api extra
