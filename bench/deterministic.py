@@ -42,9 +42,18 @@ SIZES = (1, 100, 5000)
 AUTH = "Basic " + base64.b64encode(b"bandwidth:bench-password-long-enough-1234").decode()
 
 
+_blocks = itertools.count()
+
+
 def body(size: int) -> bytes:
+    """An order completing ``size`` numbers nobody had before (a block of its own), as a
+    real order's: the order book creates their rows."""
+    start = 2_000_000_000 + next(_blocks) * 10_000
     return build_order_notification(
-        "orders", "COMPLETE", order_id=str(uuid.uuid4()), numbers=generate_numbers(size)
+        "orders",
+        "COMPLETE",
+        order_id=str(uuid.uuid4()),
+        numbers=generate_numbers(size, start=start),
     )
 
 

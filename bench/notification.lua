@@ -1,4 +1,6 @@
--- wrk script: POST a notification with a unique OrderId on every request.
+-- wrk script: POST a notification with a unique OrderId and new numbers on every request
+-- (each order orders numbers nobody had: the order book creates their rows, as a real
+-- order's would; the same numbers every time would measure moving one number only).
 -- Arguments (after --): <numbers per body> <Authorization value> <run tag>
 -- Prints one JSON line with requests, duration and latency percentiles when done.
 
@@ -12,12 +14,13 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local count = 1
+local run_base = 0
+
 function init(args)
-  local count = tonumber(args[1])
-  local numbers = {}
-  for i = 1, count do
-    numbers[i] = string.format("<TelephoneNumber>%010d</TelephoneNumber>", 9190000000 + i)
-  end
+  count = tonumber(args[1])
+  -- A different block of numbers for each run and thread (10-digit NANP, 2xx-9xx).
+  run_base = (tonumber(string.sub(args[3], -9)) or 0) % 50 * 100000000
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/xml; charset=utf-8"
   wrk.headers["Authorization"] = args[2]
@@ -26,13 +29,18 @@ function init(args)
     .. "<Status>COMPLETE</Status><SubscriptionId>bench-subscription</SubscriptionId>"
     .. "<Message>Created a new number order for " .. count .. " number(s)</Message>"
     .. "<OrderType>orders</OrderType><OrderId>"
-  tail = "</OrderId><CompletedTelephoneNumbers>" .. table.concat(numbers)
-    .. "</CompletedTelephoneNumbers></Notification>"
+  tail = "</CompletedTelephoneNumbers></Notification>"
 end
 
 function request()
   counter = counter + 1
-  local body = head .. tag .. "-" .. thread_id .. "-" .. counter .. tail
+  local first = 2000000000 + (run_base + thread_id * 20000000 + counter * count) % 7000000000
+  local numbers = {}
+  for i = 1, count do
+    numbers[i] = string.format("<TelephoneNumber>%010d</TelephoneNumber>", first + i)
+  end
+  local body = head .. tag .. "-" .. thread_id .. "-" .. counter
+    .. "</OrderId><CompletedTelephoneNumbers>" .. table.concat(numbers) .. tail
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 SIZES = (1, 100, 5000)
+#: Our endpoint on a second server with the order book off (BW_NOTIFICATIONS_KEEP_STATE
+#: False): measured right after ``ours``, so the book's cost is a ratio of neighbours.
+NOBOOK = "ours-nobook"
 # naive last: it leaves work queued.
-ENDPOINTS = ("bare", "raw", "floor", "claimed", "rows", "ours", "naive")
-PORT = 8765
+ENDPOINTS = ("bare", "raw", "floor", "claimed", "rows", "ours", NOBOOK, "naive")
+PORT = int(os.environ.get("BENCH_PORT", "8765"))  # the second server takes PORT + 1
+NOBOOK_PORT = PORT + 1
 MEMORY_REQUESTS = 10_000
 
 
@@ -82,13 +87,39 @@ def main() -> int:
     return 0
 
 
-def _env(db: str) -> dict[str, str]:
+def _env(db: str, *, keep_state: bool = True) -> dict[str, str]:
     return {
         **os.environ,
         "BENCH_DB": db,
+        "BENCH_KEEP_STATE": "1" if keep_state else "0",
         "DJANGO_SETTINGS_MODULE": "bench.server.settings",
         "PYTHONPATH": str(ROOT),
     }
+
+
+def _port(endpoint: str) -> int:
+    return NOBOOK_PORT if endpoint == NOBOOK else PORT
+
+
+def _gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            BIN / "gunicorn",
+            "bench.server.wsgi:application",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    _wait_for_port(server, port)
+    return server
 
 
 def _bench_database(db: str, seconds: float, *, short: bool) -> str:
@@ -102,33 +133,20 @@ def _bench_database(db: str, seconds: float, *, short: bool) -> str:
         [BIN / "python", "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True
     )
     auth = "Basic " + base64.b64encode(b"bandwidth:bench-password-long-enough-1234").decode()
-    server = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "bench.server.wsgi:application",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+    server = _gunicorn(env, PORT)
+    nobook = _gunicorn(_env(db, keep_state=False), NOBOOK_PORT)
     try:
-        _wait_for_port(server)
         _wrk("ours", 1, auth, 1.0, "warmup")
-        _drain()
+        _wrk(NOBOOK, 1, auth, 1.0, "warmup")
+        _drain(PORT)
+        _drain(NOBOOK_PORT)
         growth = _memory_growth(server.pid, auth, short=short)
         results: dict[tuple[int, str], Point] = {}
         for size in SIZES:
             for endpoint in ENDPOINTS:
                 _wrk(endpoint, size, auth, min(1.0, seconds), f"warm-{endpoint}-{size}")
                 results[size, endpoint] = _wrk(endpoint, size, auth, seconds, f"{endpoint}-{size}")
-                _drain()
+                _drain(_port(endpoint))
                 print(
                     f"  {db} {size:>5} {endpoint:>5}: {results[size, endpoint].rps:8.1f} req/s",
                     file=sys.stderr,
@@ -136,8 +154,9 @@ def _bench_database(db: str, seconds: float, *, short: bool) -> str:
                 )
         peak = max(_proc_kb(pid, "VmHWM") for pid in _workers(server.pid)) / 1024
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for running in (server, nobook):
+            running.terminate()
+            running.wait(timeout=30)
     deterministic = json.loads(
         subprocess.run(
             [BIN / "python", str(BENCH / "deterministic.py")],
@@ -151,7 +170,7 @@ def _bench_database(db: str, seconds: float, *, short: bool) -> str:
 
 
 def _wrk(endpoint: str, size: int, auth: str, seconds: float, tag: str) -> Point:
-    path = "/ours/" if endpoint == "ours" else f"/{endpoint}/"
+    path = "/ours/" if endpoint in ("ours", NOBOOK) else f"/{endpoint}/"
     out = subprocess.run(
         [
             "wrk",
@@ -162,7 +181,7 @@ def _wrk(endpoint: str, size: int, auth: str, seconds: float, tag: str) -> Point
             "120s",
             "-s",
             str(BENCH / "notification.lua"),
-            f"http://127.0.0.1:{PORT}{path}",
+            f"http://127.0.0.1:{_port(endpoint)}{path}",
             "--",
             str(size),
             auth,
@@ -183,7 +202,7 @@ def _wrk(endpoint: str, size: int, auth: str, seconds: float, tag: str) -> Point
     )
 
 
-def _drain() -> None:
+def _drain(port: int) -> None:
     """Wait until both workers are free: wrk stops, but requests it left keep running.
 
     Two concurrent requests to ``bare`` are answered only when each worker has finished
@@ -191,7 +210,7 @@ def _drain() -> None:
     """
 
     def hit() -> None:
-        request = urllib.request.Request(f"http://127.0.0.1:{PORT}/bare/", data=b"x", method="POST")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/bare/", data=b"x", method="POST")
         with urllib.request.urlopen(request, timeout=600) as response:
             response.read()
 
@@ -226,13 +245,13 @@ def _proc_kb(pid: int, field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
-def _wait_for_port(server: subprocess.Popen[bytes]) -> None:
+def _wait_for_port(server: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit(f"gunicorn exited with {server.returncode}; is port {PORT} free?")
+            sys.exit(f"gunicorn exited with {server.returncode}; is port {port} free?")
         try:
-            with socket.create_connection(("127.0.0.1", PORT), timeout=0.5):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 time.sleep(0.5)  # both workers booted
                 return
         except OSError:
@@ -353,6 +372,7 @@ def _targets(
                 True,
             ),
             ("100 numbers: ours ÷ naive, req/s", over(100, "ours", "naive"), "", None, True),
+            *_book_rows(over),
         ]
     else:
         ours_statements = {statements[k]["ours"] for k in statements}
@@ -394,6 +414,7 @@ def _targets(
                 False,
             ),
         ]
+        rows += _book_rows(over)
         for size in SIZES:
             ratio = parse[str(size)]["ours"] / parse[str(size)]["etree"]
             rows.append(
@@ -415,6 +436,35 @@ def _targets(
             verdict = "met" if met else "**missed**"
         lines.append(f"| {name} | {shown} | {target} | {verdict} |")
     return [*lines, ""]
+
+
+def _book_rows(
+    over: Callable[[int, str, str], float],
+) -> list[tuple[str, float, str, float | None, bool]]:
+    """Issue 22's cost targets: the order book kept on the dispatch path."""
+    return [
+        (
+            "1 number: ours ÷ ours without the book, req/s",
+            over(1, "ours", NOBOOK),
+            "≥ 0.90",
+            0.9,
+            True,
+        ),
+        (
+            "100 numbers: ours ÷ ours without the book, req/s",
+            over(100, "ours", NOBOOK),
+            "",
+            None,
+            True,
+        ),
+        (
+            "5,000 numbers: ours ÷ ours without the book, req/s",
+            over(5000, "ours", NOBOOK),
+            "≥ 0.75",
+            0.75,
+            True,
+        ),
+    ]
 
 
 if __name__ == "__main__":

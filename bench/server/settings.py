@@ -63,6 +63,9 @@ MIDDLEWARE = [
 
 BENCH_USERNAME, BENCH_PASSWORD = "bandwidth", "bench-password-long-enough-1234"
 BW_NOTIFICATIONS_BASIC_AUTH = [(BENCH_USERNAME, BENCH_PASSWORD)]
+# The order book (on by default); BENCH_KEEP_STATE=0 runs the same endpoint without it,
+# on a second server, to measure what it costs side by side.
+BW_NOTIFICATIONS_KEEP_STATE = os.environ.get("BENCH_KEEP_STATE", "1") != "0"
 # Bodies of 5,000 numbers are about 300 kB; the default 1 MiB cap is kept.
 
 LOGGING = {

@@ -44,7 +44,7 @@ from ..catalog import is_final_status, normalise_name
 from ..models import Notification, TelephoneNumber
 from .models import AccountNumber, AccountNumberChange, NumberState, Order, OrderChange
 from .transitions import flags_messaging_lost, number_transition
-from .writes import insert_new
+from .writes import FirstChange, insert_new
 
 __all__ = ["Announcement", "Learned", "concerns", "learn", "moment_of"]
 
@@ -154,16 +154,27 @@ def _order(
         # Another dispatch may create it at the same moment: the unique constraint
         # decides, and the loser reads (and locks) the winner's row, then goes on as
         # for any order already there.
-        inserted = insert_new(db, [fresh], "order_id")
+        first_change = FirstChange(
+            OrderChange,
+            "order",
+            {
+                "notification": notification.pk,
+                "previous_status": "",
+                "new_status": fresh.status,
+                "changed_at": moment,
+            },
+        )
+        inserted = insert_new(db, [fresh], "order_id", first_change)
         if inserted:
-            order, ours = fresh, True
+            # Created, and its first change recorded, in one statement.
+            order, ours, recorded = fresh, True, True
         else:
             if inserted is None:
                 Order.objects.using(db).bulk_create([fresh], ignore_conflicts=True)
             order = orders.filter(**identity).get()
-            ours = inserted is None and _same_row(order, fresh)
+            ours, recorded = inserted is None and _same_row(order, fresh), False
         if ours:
-            _order_changed(order, "", notification, moment, db, learned, announce)
+            _order_changed(order, "", notification, moment, db, learned, announce, recorded)
             if rebuilding and notification.copy_of_id is not None:
                 learned.copy_of = Notification(pk=notification.copy_of_id)
             return _linked(notification, db, order, link, defer)
@@ -311,14 +322,17 @@ def _order_changed(
     db: str,
     learned: Learned,
     announce: bool,
+    recorded: bool = False,
 ) -> None:
-    OrderChange.objects.using(db).create(
-        order=order,
-        notification=notification,
-        previous_status=previous,
-        new_status=order.status,
-        changed_at=moment,
-    )
+    """Record (unless ``recorded`` already, with the order's insert) and announce."""
+    if not recorded:
+        OrderChange.objects.using(db).create(
+            order=order,
+            notification=notification,
+            previous_status=previous,
+            new_status=order.status,
+            changed_at=moment,
+        )
     if announce:
         learned.announcements.append(
             Announcement(
@@ -358,22 +372,41 @@ def _locked_numbers(db: str, account: str, numbers: Iterable[str]) -> dict[str, 
 
 
 def _with_new_rows(
-    db: str, account: str, numbers: list[str], fresh: dict[str, AccountNumber]
-) -> tuple[dict[str, AccountNumber], set[str]]:
-    """Every number's row, locked; the set of those this call created. ``fresh``: the
-    rows to create for numbers not there yet, by number."""
+    db: str,
+    account: str,
+    numbers: list[str],
+    fresh: dict[str, AccountNumber],
+    notification: Notification,
+    moment: datetime,
+) -> tuple[dict[str, AccountNumber], set[str], bool]:
+    """Every number's row, locked; the set of those this call created; whether their
+    first changes are recorded already (with the insert). ``fresh``: the rows to create
+    for numbers not there yet, by number (all in one state, with one flag)."""
     existing = _locked_numbers(db, account, numbers)
     missing = [number for number in numbers if number not in existing]
     if not missing:
-        return existing, set()
+        return existing, set(), False
+    sample = fresh[missing[0]]
+    first_change = FirstChange(
+        AccountNumberChange,
+        "number",
+        {
+            "notification": notification.pk,
+            "previous_state": "",
+            "new_state": sample.state,
+            "messaging_lost": sample.messaging_lost,
+            "changed_at": moment,
+        },
+    )
     # In the numbers' order, as the rows are locked: two dispatches whose numbers
     # overlap wait for each other instead of deadlocking.
-    inserted = insert_new(db, [fresh[number] for number in sorted(missing)], "e164")
+    ordered = [fresh[number] for number in sorted(missing)]
+    inserted = insert_new(db, ordered, "e164", first_change)
     if inserted is not None:
         # The rest were created by a concurrent dispatch meanwhile: theirs, locked.
         rest = [number for number in missing if number not in inserted]
         theirs = _locked_numbers(db, account, rest) if rest else {}
-        return {**existing, **inserted, **theirs}, set(inserted)
+        return {**existing, **inserted, **theirs}, set(inserted), True
     AccountNumber.objects.using(db).bulk_create(
         [fresh[number] for number in missing], ignore_conflicts=True
     )
@@ -383,7 +416,7 @@ def _with_new_rows(
         for number, row in created.items()
         if row.state == fresh[number].state and row.state_since == fresh[number].state_since
     }
-    return {**existing, **created}, ours
+    return {**existing, **created}, ours, False
 
 
 def _move(
@@ -410,7 +443,7 @@ def _move(
         )
         for number in numbers
     }
-    rows, created = _with_new_rows(db, account, numbers, fresh)
+    rows, created, recorded = _with_new_rows(db, account, numbers, fresh, notification, moment)
     changed: list[AccountNumber] = []
     changes: list[tuple[AccountNumber, str]] = []
     for number in numbers:
@@ -438,7 +471,9 @@ def _move(
         AccountNumber.objects.using(db).bulk_update(
             changed, ["state", "order_type", "order_id", "state_since", "messaging_lost"]
         )
-    _record_number_changes(changes, notification, moment, db, learned, announce)
+    _record_number_changes(
+        changes, notification, moment, db, learned, announce, created if recorded else set()
+    )
 
 
 def _flag(
@@ -463,7 +498,7 @@ def _flag(
         )
         for number in numbers
     }
-    rows, created = _with_new_rows(db, account, numbers, fresh)
+    rows, created, recorded = _with_new_rows(db, account, numbers, fresh, notification, moment)
     changed: list[AccountNumber] = []
     changes: list[tuple[AccountNumber, str]] = []
     for number in numbers:
@@ -484,7 +519,9 @@ def _flag(
         AccountNumber.objects.using(db).bulk_update(
             changed, ["messaging_lost", "messaging_lost_at"]
         )
-    _record_number_changes(changes, notification, moment, db, learned, announce)
+    _record_number_changes(
+        changes, notification, moment, db, learned, announce, created if recorded else set()
+    )
 
 
 def _record_number_changes(
@@ -494,22 +531,27 @@ def _record_number_changes(
     db: str,
     learned: Learned,
     announce: bool,
+    recorded: set[str],
 ) -> None:
+    """Record the changes (but those of ``recorded``, the numbers whose first change
+    was written with their insert) and announce them all."""
     if not changes:
         return
-    AccountNumberChange.objects.using(db).bulk_create(
-        [
-            AccountNumberChange(
-                number=row,
-                notification=notification,
-                previous_state=previous,
-                new_state=row.state,
-                messaging_lost=row.messaging_lost,
-                changed_at=moment,
-            )
-            for row, previous in changes
-        ]
-    )
+    unrecorded = [(row, previous) for row, previous in changes if row.e164 not in recorded]
+    if unrecorded:
+        AccountNumberChange.objects.using(db).bulk_create(
+            [
+                AccountNumberChange(
+                    number=row,
+                    notification=notification,
+                    previous_state=previous,
+                    new_state=row.state,
+                    messaging_lost=row.messaging_lost,
+                    changed_at=moment,
+                )
+                for row, previous in unrecorded
+            ]
+        )
     if announce:
         learned.announcements.extend(
             Announcement(
