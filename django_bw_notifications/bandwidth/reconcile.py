@@ -127,6 +127,8 @@ def synthesise(state: OrderState, latest: Notification) -> ParsedNotification:
         message=state.message,
         last_modified_date=parse_date(state.last_modified_date),
         last_modified_date_text=state.last_modified_date,
+        actual_foc_date=parse_date(state.actual_foc_date),
+        actual_foc_date_text=state.actual_foc_date,
         telephone_numbers=tuple(
             TelephoneNumber(number, to_e164(number), "completed")
             for number in state.telephone_numbers
@@ -150,7 +152,10 @@ def reconcile_order(
         raise BandwidthAPIError(
             f"Bandwidth's answer for {latest.order_type} {latest.order_id} has no status"
         )
-    if normalise_name(state.status) == normalise_name(latest.status):
+    same_foc = not state.actual_foc_date or (
+        parse_date(state.actual_foc_date) == latest.actual_foc_date
+    )
+    if normalise_name(state.status) == normalise_name(latest.status) and same_foc:
         return Outcome(latest, "unchanged", state.status)
     if dry_run:
         return Outcome(latest, "would-store", state.status)

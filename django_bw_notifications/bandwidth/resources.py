@@ -135,6 +135,8 @@ class OrderState:
     status: str
     customer_order_id: str = ""
     last_modified_date: str = ""
+    #: The port-in's firm order commitment date as sent ("" when absent or not a port-in).
+    actual_foc_date: str = ""
     telephone_numbers: tuple[str, ...] = ()
     #: Why it failed or is partial, from the order's errors (``"5005: text"`` a line),
     #: as a notification's ``Message`` would say it; "" when none.
@@ -291,6 +293,9 @@ def _read_portins(root: Element, order_id: str, raw: str) -> OrderState:
         status=text_of(root, "ProcessingStatus"),
         customer_order_id=text_of(root, "CustomerOrderId"),
         last_modified_date=text_of(root, "LastModifiedDate"),
+        # What a FOC notification carries too: without it a reconciled FOC and Bandwidth's
+        # own would be different news, and the FOC's receivers would run twice.
+        actual_foc_date=text_of(root, "ActualFocDate"),
         telephone_numbers=_numbers(listed if listed is not None else ()),
         message=_error_list_message(root),
         raw=raw,

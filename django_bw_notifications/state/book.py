@@ -28,6 +28,7 @@ rebuilt tables are the ones live processing keeps whatever order deliveries came
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -282,6 +283,8 @@ def _news(
     if moment < order.status_since:
         # Older than the order's status: it moves nothing, but its customer order id or
         # FOC date may still be the latest one told (the newer notifications lacked it).
+        # A FOC date learned so is a change of the order like any other: recorded and
+        # announced (a late FOC behind a newer note), as the rebuild records it.
         for name, value in (
             ("customer_order_id", notification.customer_order_id),
             ("actual_foc_date", notification.actual_foc_date),
@@ -294,7 +297,7 @@ def _news(
             ):
                 setattr(order, name, value)
                 fields.append(name)
-        return fields, None
+        return fields, (order.status if "actual_foc_date" in fields else None)
     previous = order.status
     moved = normalise_name(previous) != normalise_name(notification.status)
     new_foc = (
@@ -567,7 +570,10 @@ def _record_number_changes(
 
 
 def _recorded(notification: Notification, db: str) -> Learned:
-    """What the first dispatch learned, read back: its copy link and its changes."""
+    """What the first dispatch learned, read back: its copy link and its changes. Each
+    announcement carries the order or number as that change left it (the status or state
+    it set), not as later notifications have left it since: a replay of a disconnect
+    tells of a disconnected number even when the number is in service again."""
     learned = Learned()
     if notification.copy_of_id is not None:
         learned.copy_of = Notification.objects.using(db).filter(pk=notification.copy_of_id).first()
@@ -575,12 +581,14 @@ def _recorded(notification: Notification, db: str) -> Learned:
             return learned
     order_changes = OrderChange.objects.using(db).filter(notification=notification)
     for change in order_changes.select_related("order").order_by("id"):
+        order = copy.copy(change.order)
+        order.status = change.new_status
         learned.announcements.append(
             Announcement(
                 signals.order_changed,
                 Order,
                 {
-                    "order": change.order,
+                    "order": order,
                     "previous_status": change.previous_status,
                     "notification": notification,
                 },
@@ -588,12 +596,15 @@ def _recorded(notification: Notification, db: str) -> Learned:
         )
     number_changes = AccountNumberChange.objects.using(db).filter(notification=notification)
     for number_change in number_changes.select_related("number").order_by("id"):
+        number = copy.copy(number_change.number)
+        number.state = number_change.new_state
+        number.messaging_lost = number_change.messaging_lost
         learned.announcements.append(
             Announcement(
                 signals.number_changed,
                 AccountNumber,
                 {
-                    "number": number_change.number,
+                    "number": number,
                     "previous_state": number_change.previous_state,
                     "notification": notification,
                 },

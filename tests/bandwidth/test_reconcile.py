@@ -23,6 +23,7 @@ from django_bw_notifications.catalog import is_final_status
 from django_bw_notifications.intake.ingest import ingest
 from django_bw_notifications.models import Notification, ProcessingState, Source
 from django_bw_notifications.parsing import parse_notification
+from django_bw_notifications.testing import build_order_notification
 from tests.support import PASSWORD, USERNAME, account_settings, notification_xml
 
 ACCOUNT = "9900001"
@@ -93,6 +94,48 @@ def test_a_missed_status_is_stored_and_dispatched_once(
     assert "portins p-1: still FOC" in again
     assert Notification.objects.count() == 2
     assert len(seen.calls) == 1
+
+
+@pytest.mark.django_db
+def test_a_reconciled_foc_then_bandwidths_late_copy_runs_the_receivers_once(
+    fake_bandwidth: Any, recorder: Any, deliver: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Bandwidth's LnpOrderResponse carries the FOC date, and so does its FOC
+    # notification: the reconciled copy must tell the same news, or the late delivery
+    # would be news again.
+    store("portins", "p-foc", "SUBMITTED")
+    answer = portin_xml("p-foc", "FOC").replace(
+        "<ListOfPhoneNumbers>",
+        "<ActualFocDate>2026-12-10T15:00:00Z</ActualFocDate><ListOfPhoneNumbers>",
+    )
+    fake_bandwidth.set_order(ACCOUNT, "portins", "p-foc", answer)
+    rec = recorder(signals.portins_foc, signals.order_changed)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile("--older-than", "0")
+    reconciled = Notification.objects.get(status="FOC")
+    assert reconciled.actual_foc_date is not None
+    assert reconciled.actual_foc_date.isoformat() == "2026-12-10T15:00:00+00:00"
+    late = deliver(
+        build_order_notification(
+            "portins",
+            "FOC",
+            order_id="p-foc",
+            numbers=[],
+            last_modified_date="2026-11-21T08:00:00Z",
+            actual_foc_date="2026-12-10T15:00:00Z",
+        )
+    )
+    assert late.copy_of_id == reconciled.pk
+    assert len(rec.fired(signals.portins_foc)) == 1
+    assert len(rec.fired(signals.order_changed)) == 1  # the FOC; the copy changes nothing
+    # A FOC date Bandwidth moved since is news to reconcile, though the status is the same.
+    fake_bandwidth.set_order(
+        ACCOUNT, "portins", "p-foc", answer.replace("2026-12-10T15", "2026-12-12T15")
+    )
+    Notification.objects.update(received_at=timezone.now() - timedelta(hours=3))
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile("--older-than", "0")
+    assert len(rec.fired(signals.portins_foc)) == 2
 
 
 @pytest.mark.django_db

@@ -124,6 +124,42 @@ def test_a_new_foc_date_and_a_note_are_news(deliver: Any, recorder: Any) -> None
     assert not Notification.objects.filter(copy_of__isnull=False).exists()
 
 
+def test_a_foc_date_arriving_behind_a_newer_note_is_a_change_announced(
+    deliver: Any, recorder: Any
+) -> None:
+    rec = recorder(signals.order_changed)
+    deliver(order_body("portins", "FOC", 1, actual_foc_date=at(48), numbers=[]))
+    deliver(order_body("portins", "FOC", 3, note="Waiting on the losing carrier.", numbers=[]))
+    deliver(order_body("portins", "FOC", 2, actual_foc_date=at(96), numbers=[]))  # late
+    order = Order.objects.get()
+    assert order.actual_foc_date == at(96)
+    assert order.status_since == at(3)
+    # One change per news that changed the order: the FOC, then its new date.
+    assert [c["previous_status"] for c in rec.fired(signals.order_changed)] == ["", "FOC"]
+    assert [(c.previous_status, c.new_status, c.changed_at) for c in order.changes.all()] == [
+        ("", "FOC", at(1)),
+        ("FOC", "FOC", at(2)),
+    ]
+
+
+def test_a_replay_announces_the_state_its_change_set_not_todays(
+    deliver: Any, recorder: Any
+) -> None:
+    deliver(order_body("orders", "COMPLETE", 1, order_id="o-a"))
+    disconnect = deliver(order_body("disconnects", "COMPLETE", 2, order_id="d-a"))
+    deliver(order_body("orders", "COMPLETE", 3, order_id="o-b"))
+    assert AccountNumber.objects.get().state == NumberState.IN_SERVICE
+    rec = recorder(signals.number_changed, signals.order_changed)
+    dispatch(disconnect, replay=True)
+    [changed] = rec.fired(signals.number_changed)
+    assert changed["replay"] is True
+    assert changed["previous_state"] == NumberState.IN_SERVICE
+    assert changed["number"].state == NumberState.DISCONNECTED  # as the disconnect left it
+    assert AccountNumber.objects.get().state == NumberState.IN_SERVICE  # unchanged
+    [order_changed] = rec.fired(signals.order_changed)
+    assert order_changed["order"].status == "COMPLETE"
+
+
 def test_an_order_that_re_enters_a_status_is_news(deliver: Any, recorder: Any) -> None:
     rec = recorder(signals.portins_foc)
     deliver(order_body("portins", "FOC", 1, actual_foc_date=at(48)))
