@@ -127,7 +127,7 @@ def test_a_numbers_detail_has_its_history(admin_api: APIClient) -> None:
     [
         (ORDERS, {"open": "maybe"}, "open"),
         (ORDERS, {"quiet_days": "-1"}, "quiet_days"),
-        (ORDERS, {"statuss": "FOC"}, "statuss"),
+        (ORDERS, {"state": "FOC"}, "state"),
         (NUMBERS, {"state": "lost"}, "state"),
         (NUMBERS, {"telephone_number": " "}, "telephone_number"),
         (NUMBERS, {"order_id": "a\x00b"}, "order_id"),

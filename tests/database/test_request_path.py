@@ -132,7 +132,7 @@ def test_the_outcome_and_its_history_are_one_statement(post: Any, connect: Any) 
     assert len(recording) == 1
     # The dispatch's transaction ends in the same message as its record.
     assert recording[0].endswith("; COMMIT")
-    # (the order book's own INSERTs aside: they are not the history's)
+    # (the order book's own inserts aside: they are not the history's)
     assert not [q for q in captured if q["sql"].startswith('INSERT INTO "bw_notifications_disp')]
     stored = Notification.objects.get(order_id="history-1")
     assert (stored.processing_state, stored.attempts) == ("failed", 1)
