@@ -4,6 +4,8 @@ and the state they describe (the order book and the number inventory, defined in
 
 Order types, statuses and event types are open strings (never choices): Bandwidth adds
 new ones, and a notification must never be refused for a name we do not know yet.
+A little over the usual size: each model sits beside the QuerySet that says how its
+rows are found (the admin, the API and the commands all ask there).
 """
 
 from __future__ import annotations

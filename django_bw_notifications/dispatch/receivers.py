@@ -21,7 +21,9 @@ writes included: the row is as it was (``pending`` stays ``pending``, for the sw
 side effects outside the database can repeat in that case only.
 
 When to dispatch (inline after the answer, or on a task queue) is decided by
-:mod:`django_bw_notifications.dispatch.scheduling`, not here.
+:mod:`django_bw_notifications.dispatch.scheduling`, not here. The claim's and the
+record's SQL live in :mod:`.claims`; this module, a little over the usual size, keeps
+the one transaction's steps (claim, book, receivers, record) readable in order.
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ announces the changes the first one recorded, with ``replay=True``.
 :func:`learn` is also what ``bw_notifications_rebuild_state`` runs, without
 announcements, over the stored notifications in the order of their moments, so the
 rebuilt tables are the ones live processing keeps whatever order deliveries came in.
+
+Over the usual size on purpose: the three decisions share one rule of moments (the
+latest by ``LastModifiedDate`` wins, the older never moves a row back) and the copy
+decision gates the others; kept in one module, that rule is read once, beside each use.
+Its SQL shapes are in :mod:`.writes`, its table of transitions in :mod:`.transitions`.
 """
 
 from __future__ import annotations
