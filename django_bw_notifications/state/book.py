@@ -409,7 +409,7 @@ def _with_new_rows(
     # In the numbers' order, as the rows are locked: two dispatches whose numbers
     # overlap wait for each other instead of deadlocking.
     ordered = [fresh[number] for number in sorted(missing)]
-    inserted = insert_new(db, ordered, "e164", first_change)
+    inserted = insert_new(db, ordered, "e164", first_change, alike=True)
     if inserted is not None:
         # The rest were created by a concurrent dispatch meanwhile: theirs, locked.
         rest = [number for number in missing if number not in inserted]
