@@ -34,6 +34,32 @@ def silent_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}/bandwidth/notifications/"
 
 
+def _read_request(connection: socket.socket) -> None:
+    """The whole request, headers and body: closing with unread bytes would make the
+    kernel reset the connection ("Connection reset by peer") instead of closing it."""
+    data = b""
+    connection.settimeout(5)
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 @pytest.fixture
 def hanging_up_server() -> Iterator[str]:
     """Reads the request, then closes the connection without a word."""
@@ -50,7 +76,7 @@ def hanging_up_server() -> Iterator[str]:
             except TimeoutError:
                 continue
             with connection:
-                connection.recv(65536)
+                _read_request(connection)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
