@@ -21,7 +21,7 @@ from django.db.models import Max, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from ..accounts import DEFAULT_ACCOUNT, Account, get_account, recorded_names
+from ..accounts import DEFAULT_ACCOUNT, Account, get_account, news_key, recorded_names
 from ..catalog import final_status_keys, normalise_name
 from ..intake.ingest import ingest
 from ..models import Notification, Source
@@ -152,10 +152,11 @@ def reconcile_order(
         raise BandwidthAPIError(
             f"Bandwidth's answer for {latest.order_type} {latest.order_id} has no status"
         )
-    same_foc = not state.actual_foc_date or (
-        parse_date(state.actual_foc_date) == latest.actual_foc_date
-    )
-    if normalise_name(state.status) == normalise_name(latest.status) and same_foc:
+    # The same state as our latest is nothing to store: the same news by the owner of
+    # that rule (a FOC date Bandwidth moved is news; an answer without one keeps ours;
+    # a note is not part of an order's answer).
+    foc = parse_date(state.actual_foc_date) if state.actual_foc_date else latest.actual_foc_date
+    if news_key(state.status, foc, "") == news_key(latest.status, latest.actual_foc_date, ""):
         return Outcome(latest, "unchanged", state.status)
     if dry_run:
         return Outcome(latest, "would-store", state.status)

@@ -34,7 +34,7 @@ Its SQL shapes are in :mod:`.writes`, its table of transitions in :mod:`.transit
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -381,20 +381,24 @@ def _locked_numbers(db: str, account: str, numbers: Iterable[str]) -> dict[str, 
 
 def _with_new_rows(
     db: str,
-    account: str,
     numbers: list[str],
-    fresh: dict[str, AccountNumber],
+    template: dict[str, Any],
     notification: Notification,
     moment: datetime,
 ) -> tuple[dict[str, AccountNumber], set[str], bool]:
     """Every number's row, locked; the set of those this call created; whether their
-    first changes are recorded already (with the insert). ``fresh``: the rows to create
-    for numbers not there yet, by number (all in one state, with one flag)."""
+    first changes are recorded already (with the insert). ``template``: the fields of a
+    row created for a number not there yet (all alike but the number); rows are built
+    only for those."""
+    account = template["account"]
     existing = _locked_numbers(db, account, numbers)
     missing = [number for number in numbers if number not in existing]
     if not missing:
         return existing, set(), False
-    sample = fresh[missing[0]]
+    # In the numbers' order, as the rows are locked: two dispatches whose numbers
+    # overlap wait for each other instead of deadlocking.
+    fresh = {number: AccountNumber(e164=number, **template) for number in sorted(missing)}
+    sample = next(iter(fresh.values()))
     first_change = FirstChange(
         AccountNumberChange,
         "number",
@@ -406,18 +410,13 @@ def _with_new_rows(
             "changed_at": moment,
         },
     )
-    # In the numbers' order, as the rows are locked: two dispatches whose numbers
-    # overlap wait for each other instead of deadlocking.
-    ordered = [fresh[number] for number in sorted(missing)]
-    inserted = insert_new(db, ordered, "e164", first_change, alike=True)
+    inserted = insert_new(db, list(fresh.values()), "e164", first_change, alike=True)
     if inserted is not None:
         # The rest were created by a concurrent dispatch meanwhile: theirs, locked.
         rest = [number for number in missing if number not in inserted]
         theirs = _locked_numbers(db, account, rest) if rest else {}
         return {**existing, **inserted, **theirs}, set(inserted), True
-    AccountNumber.objects.using(db).bulk_create(
-        [fresh[number] for number in missing], ignore_conflicts=True
-    )
+    AccountNumber.objects.using(db).bulk_create(list(fresh.values()), ignore_conflicts=True)
     created = _locked_numbers(db, account, missing)
     ours = {
         number
@@ -425,6 +424,50 @@ def _with_new_rows(
         if row.state == fresh[number].state and row.state_since == fresh[number].state_since
     }
     return {**existing, **created}, ours, False
+
+
+#: Applies a notification to one existing row at the notification's moment: None when it
+#: leaves the row as it is; else the state before, and whether that is a change to
+#: record and announce (the row is saved either way).
+Step = Callable[[AccountNumber, datetime], tuple[str, bool] | None]
+
+
+def _apply(
+    notification: Notification,
+    db: str,
+    numbers: list[str],
+    template: dict[str, Any],
+    step: Step,
+    saved: list[str],
+    learned: Learned,
+    announce: bool,
+) -> None:
+    """The inventory's one loop: every number's row found or created (``template``),
+    ``step`` applied to those already there, the rows it touched saved (``saved``
+    fields, one statement), the changes recorded and announced."""
+    if not numbers:
+        return
+    moment = moment_of(notification)
+    rows, created, recorded = _with_new_rows(db, numbers, template, notification, moment)
+    changed: list[AccountNumber] = []
+    changes: list[tuple[AccountNumber, str]] = []
+    for number in numbers:
+        row = rows[number]
+        if number in created:
+            changes.append((row, ""))
+            continue
+        outcome = step(row, moment)
+        if outcome is None:
+            continue
+        changed.append(row)
+        previous, is_change = outcome
+        if is_change:
+            changes.append((row, previous))
+    if changed:
+        AccountNumber.objects.using(db).bulk_update(changed, saved)
+    _record_number_changes(
+        changes, notification, moment, db, learned, announce, created if recorded else set()
+    )
 
 
 def _move(
@@ -436,32 +479,11 @@ def _move(
     learned: Learned,
     announce: bool,
 ) -> None:
-    if not numbers:
-        return
-    moment = moment_of(notification)
-    account = notification.account
-    fresh = {
-        number: AccountNumber(
-            account=account,
-            e164=number,
-            state=target,
-            order_type=order.order_type,
-            order_id=order.order_id,
-            state_since=moment,
-        )
-        for number in numbers
-    }
-    rows, created, recorded = _with_new_rows(db, account, numbers, fresh, notification, moment)
-    changed: list[AccountNumber] = []
-    changes: list[tuple[AccountNumber, str]] = []
-    for number in numbers:
-        row = rows[number]
-        if number in created:
-            changes.append((row, ""))
-            continue
-        unknown = row.state == NumberState.UNKNOWN
-        if not unknown and moment < row.state_since:
-            continue  # older than the number's state: never moves it back
+    """An order's completed numbers to ``target`` (by :mod:`.transitions`)."""
+
+    def step(row: AccountNumber, moment: datetime) -> tuple[str, bool] | None:
+        if row.state != NumberState.UNKNOWN and moment < row.state_since:
+            return None  # older than the number's state: never moves it back
         previous, flag_before = row.state, row.messaging_lost
         row.state = target
         row.order_type, row.order_id = order.order_type, order.order_id
@@ -472,16 +494,17 @@ def _move(
             lost_at = row.messaging_lost_at
             if lost_at is None or lost_at <= moment:
                 row.messaging_lost = False
-        changed.append(row)
-        if previous != target or flag_before != row.messaging_lost:
-            changes.append((row, previous))
-    if changed:
-        AccountNumber.objects.using(db).bulk_update(
-            changed, ["state", "order_type", "order_id", "state_since", "messaging_lost"]
-        )
-    _record_number_changes(
-        changes, notification, moment, db, learned, announce, created if recorded else set()
-    )
+        return previous, previous != target or flag_before != row.messaging_lost
+
+    template = {
+        "account": notification.account,
+        "state": target,
+        "order_type": order.order_type,
+        "order_id": order.order_id,
+        "state_since": moment_of(notification),
+    }
+    saved = ["state", "order_type", "order_id", "state_since", "messaging_lost"]
+    _apply(notification, db, numbers, template, step, saved, learned, announce)
 
 
 def _flag(
@@ -491,45 +514,27 @@ def _flag(
     learned: Learned,
     announce: bool,
 ) -> None:
-    if not numbers:
-        return
-    moment = moment_of(notification)
-    account = notification.account
-    fresh = {
-        number: AccountNumber(
-            account=account,
-            e164=number,
-            state=NumberState.UNKNOWN,
-            state_since=moment,
-            messaging_lost=True,
-            messaging_lost_at=moment,
-        )
-        for number in numbers
-    }
-    rows, created, recorded = _with_new_rows(db, account, numbers, fresh, notification, moment)
-    changed: list[AccountNumber] = []
-    changes: list[tuple[AccountNumber, str]] = []
-    for number in numbers:
-        row = rows[number]
-        if number in created:
-            changes.append((row, ""))
-            continue
+    """An event's numbers flagged ``messaging_lost``."""
+
+    def step(row: AccountNumber, moment: datetime) -> tuple[str, bool] | None:
         if moment < row.state_since and row.state != NumberState.UNKNOWN:
-            continue  # the event is older than the state it would flag
+            return None  # the event is older than the state it would flag
         if row.messaging_lost_at is not None and moment <= row.messaging_lost_at:
-            continue
+            return None
         was = row.messaging_lost
         row.messaging_lost, row.messaging_lost_at = True, moment
-        changed.append(row)
-        if not was:
-            changes.append((row, row.state))
-    if changed:
-        AccountNumber.objects.using(db).bulk_update(
-            changed, ["messaging_lost", "messaging_lost_at"]
-        )
-    _record_number_changes(
-        changes, notification, moment, db, learned, announce, created if recorded else set()
-    )
+        return row.state, not was
+
+    moment = moment_of(notification)
+    template = {
+        "account": notification.account,
+        "state": NumberState.UNKNOWN,
+        "state_since": moment,
+        "messaging_lost": True,
+        "messaging_lost_at": moment,
+    }
+    saved = ["messaging_lost", "messaging_lost_at"]
+    _apply(notification, db, numbers, template, step, saved, learned, announce)
 
 
 def _record_number_changes(
