@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 
 from .accounts import account_names, account_problems, endpoints, is_credential_list
 from .conf import PREFIX, SECRET_HEADERS, app_settings
+from .intake import spool
 from .intake.addresses import parse_networks
 
 _MISSING = object()
@@ -204,8 +205,7 @@ def check_spool_dir(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     path = Path(value)
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not spool.writable(path):
         return [
             Warning(
                 f"BW_NOTIFICATIONS_SPOOL_DIR {str(path)!r} cannot be created or written by "
@@ -472,3 +472,91 @@ def check_connect_timeout(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register()
+def check_operations(**kwargs: Any) -> list[CheckMessage]:
+    """E014: the health and metrics settings must have their shapes."""
+    messages: list[CheckMessage] = []
+    threshold = _setting("FAILED_ALERT_AT")
+    if threshold not in (_MISSING, None) and not (
+        isinstance(threshold, int) and not isinstance(threshold, bool) and threshold >= 1
+    ):
+        messages.append(
+            Error(
+                f"BW_NOTIFICATIONS_FAILED_ALERT_AT must be a whole number from 1, or None, "
+                f"got {threshold!r}.",
+                hint="1 (the default) makes any failed notification a health problem; None "
+                "never does.",
+                id="bw_notifications.E014",
+            )
+        )
+    ttl = _setting("PROBE_CACHE")
+    if ttl is not _MISSING and not (
+        isinstance(ttl, (int, float)) and not isinstance(ttl, bool) and 0 <= ttl <= 3600
+    ):
+        messages.append(
+            Error(
+                f"BW_NOTIFICATIONS_PROBE_CACHE must be a number of seconds from 0 to 3600, "
+                f"got {ttl!r}.",
+                hint="0 (the default) looks afresh on every probe.",
+                id="bw_notifications.E014",
+            )
+        )
+    pairs = _setting("METRICS_BASIC_AUTH")
+    if pairs not in (_MISSING, None) and not is_credential_list(pairs):
+        messages.append(
+            Error(
+                "BW_NOTIFICATIONS_METRICS_BASIC_AUTH must be a list of (username, password) "
+                "pairs of non-empty strings.",
+                hint='For example: [("prometheus", "a-long-random-password")], the pair of '
+                "the scrape job's basic_auth.",
+                id="bw_notifications.E014",
+            )
+        )
+    return messages
+
+
+@register(Tags.urls)
+def check_routed_extras(**kwargs: Any) -> list[CheckMessage]:
+    """E015: the REST API or the metrics are routed but ``rest_framework`` is not in
+    ``INSTALLED_APPS`` (its pages would answer 500); W010: the metrics are routed but
+    ``prometheus_client`` is not installed (every scrape would answer 501)."""
+    from django.apps import apps
+
+    routed = [
+        name
+        for name in ("bw_notifications_api:root", "bw_notifications_ops:metrics")
+        if _routed(name)
+    ]
+    messages: list[CheckMessage] = []
+    if routed and not apps.is_installed("rest_framework"):
+        messages.append(
+            Error(
+                f"{' and '.join(routed)} is routed but 'rest_framework' is not in "
+                "INSTALLED_APPS: its pages would fail (TemplateDoesNotExist).",
+                hint='Add "rest_framework" to INSTALLED_APPS.',
+                id="bw_notifications.E015",
+            )
+        )
+    if "bw_notifications_ops:metrics" in routed:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            messages.append(
+                Warning(
+                    "bw_notifications_ops:metrics is routed but prometheus_client is not "
+                    "installed: every scrape would answer 501.",
+                    hint="pip install 'django-bw-notifications[metrics]'",
+                    id="bw_notifications.W010",
+                )
+            )
+    return messages
+
+
+def _routed(url_name: str) -> bool:
+    try:
+        reverse(url_name)
+    except NoReverseMatch:
+        return False
+    return True

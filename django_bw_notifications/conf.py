@@ -157,6 +157,26 @@ class Settings:
         return float(self._get("STUCK_AFTER", 900))
 
     @property
+    def FAILED_ALERT_AT(self) -> int | None:
+        """How many failed notifications make a health problem (1: any); None: failed
+        receivers are the admin's to show, never a problem."""
+        value = self._get("FAILED_ALERT_AT", 1)
+        return None if value is None else int(value)
+
+    @property
+    def PROBE_CACHE(self) -> float:
+        """Seconds the uptime probe reuses its last answer, per process (0: it looks
+        afresh every time, a few indexed queries; raise it for a probe called often)."""
+        return float(self._get("PROBE_CACHE", 0))
+
+    @property
+    def METRICS_BASIC_AUTH(self) -> Sequence[tuple[str, str]]:
+        """``(username, password)`` pairs a Prometheus scrape may present; empty: the
+        metrics are protected like the REST API (``API_PERMISSION_CLASSES``)."""
+        value = self._get("METRICS_BASIC_AUTH", ())
+        return value if value is not None else ()
+
+    @property
     def ACCOUNTS(self) -> dict[str, Any]:
         """Bandwidth accounts by name: API credentials, callback URL and subscriptions
         wanted, for the Numbers API client and its commands (see ``accounts``)."""

@@ -392,7 +392,8 @@ class RejectedDelivery(models.Model):
         return f"{self.status_code} {self.reason[:60]} #{self.pk}"
 
 
-# The state wing's models, importable from here as every model of the app is.
+# The state wing's and the operators' models, importable from here as every model is.
+from .ops.models import HealthAlert  # noqa: E402
 from .state.models import (  # noqa: E402
     AccountNumber,
     AccountNumberChange,
@@ -405,6 +406,7 @@ __all__ = [
     "AccountNumber",
     "AccountNumberChange",
     "DispatchAttempt",
+    "HealthAlert",
     "Notification",
     "NotificationQuerySet",
     "NumberState",

@@ -36,6 +36,8 @@ from . import catalog
 __all__ = [
     "all_signals",
     "event_signal",
+    "health_problem",
+    "health_recovered",
     "note_added",
     "notification_received",
     "number_changed",
@@ -68,6 +70,16 @@ order_changed = Signal()
 #: ``previous_state`` (``""`` for a number seen for the first time), ``notification``,
 #: ``replay``.
 number_changed = Signal()
+
+#: Fires once when ``bw_notifications_health`` first finds a problem (a silent account,
+#: stuck or failed notifications), not again while it lasts. ``sender=Problem``
+#: (:class:`django_bw_notifications.ops.health.Problem`); kwargs: ``problem``. Connect it
+#: to post to Slack or page someone; a receiver that raises is logged and the others run.
+health_problem = Signal()
+
+#: Fires once when a problem announced by :data:`health_problem` has cleared.
+#: ``sender=Problem``; kwargs: ``problem`` (as it was raised).
+health_recovered = Signal()
 
 _lock = threading.Lock()
 _order_signals: dict[tuple[str, str | None], Signal] = {}

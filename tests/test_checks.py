@@ -201,3 +201,51 @@ def test_a_postgresql_database_without_a_short_connect_timeout_is_warned_under_d
     if warned:
         assert "connect_timeout" in messages[0].msg
         assert "connect_timeout" in (messages[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "ok"),
+    [
+        ("FAILED_ALERT_AT", 1, True),
+        ("FAILED_ALERT_AT", None, True),
+        ("FAILED_ALERT_AT", 0, False),
+        ("FAILED_ALERT_AT", "5", False),
+        ("FAILED_ALERT_AT", True, False),
+        ("PROBE_CACHE", 0, True),
+        ("PROBE_CACHE", 2.5, True),
+        ("PROBE_CACHE", -1, False),
+        ("PROBE_CACHE", "10", False),
+        ("METRICS_BASIC_AUTH", [("prometheus", "long-random-secret")], True),
+        ("METRICS_BASIC_AUTH", "prometheus:secret", False),
+        ("METRICS_BASIC_AUTH", [("prometheus", "")], False),
+    ],
+)
+def test_operations_settings_of_the_wrong_shape_are_errors(
+    settings: Any, name: str, value: Any, ok: bool
+) -> None:
+    setattr(settings, f"BW_NOTIFICATIONS_{name}", value)
+    found = [m for m in run_checks() if m.id == "bw_notifications.E014"]
+    assert (not found) is ok
+    if found:
+        assert f"BW_NOTIFICATIONS_{name}" in found[0].msg
+
+
+def test_metrics_routed_without_prometheus_client_are_warned(monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    [warning] = [m for m in run_checks() if m.id == "bw_notifications.W010"]
+    assert "django-bw-notifications[metrics]" in str(warning.hint)
+
+
+def test_the_api_routed_without_rest_framework_installed_is_an_error(settings: Any) -> None:
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "rest_framework"]
+    [error] = [m for m in run_checks() if m.id == "bw_notifications.E015"]
+    assert "bw_notifications_api:root" in error.msg
+    assert "bw_notifications_ops:metrics" in error.msg
+
+
+def test_without_the_api_or_metrics_routed_nothing_is_said(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.urls_without_endpoint"
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "rest_framework"]
+    assert not {"bw_notifications.E015", "bw_notifications.W010"} & ids()

@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("bandwidth/notifications/", include("django_bw_notifications.urls")),
     path("api/bandwidth/", include("django_bw_notifications.api.urls")),
+    path("ops/bandwidth/", include("django_bw_notifications.ops.urls")),
 ]
 
 

@@ -139,6 +139,13 @@ def claim(directory: Path) -> Iterator[ClaimedFile]:
             yield ClaimedFile(claimed, None, str(err))
 
 
+def writable(directory: Path) -> bool:
+    """Can this process write a delivery into ``directory`` (creating it if it must)?
+    Asked by system check W004 and by the readiness probe."""
+    existing = next((p for p in (directory, *directory.parents) if p.exists()), None)
+    return existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
 class _Unreadable(Exception):
     pass
 

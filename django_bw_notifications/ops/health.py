@@ -4,7 +4,9 @@
 Bandwidth never retries, so silence is the usual failure: an expired subscription, a
 broken proxy, a wrong password all look like nothing at all. Two facts catch it: the
 time since each endpoint last received a delivery (``BW_NOTIFICATIONS_SILENT_AFTER``),
-and notifications whose dispatch has not finished (``BW_NOTIFICATIONS_STUCK_AFTER``).
+and notifications whose dispatch has not finished (``BW_NOTIFICATIONS_STUCK_AFTER``). A
+third is loud but easy to leave lying: notifications a receiver failed on
+(``BW_NOTIFICATIONS_FAILED_ALERT_AT``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..conf import app_settings
 from ..intake.delivery import DELIVERED
 from ..models import Notification
 
-__all__ = ["EndpointHealth", "Health", "check_health"]
+__all__ = ["EndpointHealth", "Health", "Problem", "check_health"]
 
 #: Failed notifications are counted up to this many (the admin's list says more).
 COUNT_CAP = 10_000
@@ -36,6 +38,23 @@ class EndpointHealth:
     #: Nothing received for longer than ``BW_NOTIFICATIONS_SILENT_AFTER`` (or ever).
     silent: bool
 
+    @property
+    def name(self) -> str:
+        """How people are told about it: ``account 'east'``, or ``the endpoint`` when no
+        accounts are configured."""
+        return f"account {self.account!r}" if self.account else "the endpoint"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing to look at. ``key`` stays the same while the problem lasts (its message
+    may change: the counts in it grow), so an alert is raised once and cleared once."""
+
+    key: str
+    message: str
+    #: The account it concerns; "" when it concerns the whole app.
+    account: str = ""
+
 
 @dataclass(frozen=True)
 class Health:
@@ -49,36 +68,56 @@ class Health:
     endpoints: tuple[EndpointHealth, ...]
 
     @property
-    def problems(self) -> list[str]:
-        """One sentence per thing to look at; empty when all is well."""
+    def issues(self) -> tuple[Problem, ...]:
+        """Each thing to look at, with the key an alert is raised and cleared by."""
         found = []
         if self.stuck:
             after = _duration(app_settings.STUCK_AFTER)
             found.append(
-                f"{self.stuck} notification(s) not dispatched {after} after arrival: is "
-                "bw_notifications_dispatch_pending running from cron?"
+                Problem(
+                    "stuck",
+                    f"{self.stuck} notification(s) not dispatched {after} after arrival: is "
+                    "bw_notifications_dispatch_pending running from cron?",
+                )
+            )
+        threshold = app_settings.FAILED_ALERT_AT
+        if threshold is not None and self.failed >= max(threshold, 1):
+            more = "+" if self.failed >= COUNT_CAP else ""
+            found.append(
+                Problem(
+                    "failed",
+                    f"{self.failed}{more} notification(s) failed in a receiver: fix the "
+                    "receiver, then replay them (bw_notifications_replay --failed)",
+                )
             )
         for endpoint in self.endpoints:
             if not endpoint.silent:
                 continue
+            who = endpoint.name
             if endpoint.last_delivery_at is None:
-                found.append(f"{endpoint.label} has received nothing yet")
+                message = f"{who} has received nothing yet"
             else:
                 since = (
                     "less than a minute"
                     if self.checked_at - endpoint.last_delivery_at < timedelta(minutes=1)
                     else timesince(endpoint.last_delivery_at, self.checked_at)
                 )
-                found.append(
-                    f"{endpoint.label} has received nothing for {since} (last delivery "
+                message = (
+                    f"{who} has received nothing for {since} (last delivery "
                     f"{endpoint.last_delivery_at:%Y-%m-%d %H:%M %Z}): check the "
                     "subscriptions (bw_notifications_subscriptions status)"
                 )
-        return found
+            found.append(Problem(f"silent:{endpoint.account}", message, endpoint.account))
+        return tuple(found)
+
+    @property
+    def problems(self) -> list[str]:
+        """One sentence per thing to look at; empty when all is well."""
+        return [problem.message for problem in self.issues]
 
     @property
     def ok(self) -> bool:
-        """True when there is nothing to look at (failed receivers are the admin's)."""
+        """True when there is nothing to look at."""
         return not self.problems
 
     def as_dict(self) -> dict[str, object]:

@@ -43,6 +43,7 @@ def test_the_cookbook_has_its_nine_recipes() -> None:
             "behind_a_proxy",
             "rotate_credentials",
             "prune",
+            "slack_alerts",
         ]
     )
 
@@ -181,3 +182,53 @@ def test_prune_deletes_old_notifications_but_keeps_failed_ones(recipe: Any) -> N
     Notification.objects.filter(pk=old_failed.pk).update(processing_state=ProcessingState.FAILED)
     prune()
     assert set(Notification.objects.values_list("pk", flat=True)) == {old_failed.pk, recent.pk}
+
+
+def test_slack_alerts_post_each_problem_once_and_its_recovery(recipe: Any) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    posted: list[str] = []
+
+    class Slack(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["text"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Slack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    module = recipe("slack_alerts")
+    try:
+        with override_settings(SLACK_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/hook"):
+            failed = post_notification(build_order_notification())
+            Notification.objects.filter(pk=failed.pk).update(
+                processing_state=ProcessingState.FAILED
+            )
+            for _ in range(3):  # three cron runs, one alert
+                with pytest.raises(CommandError):
+                    call_command("bw_notifications_health", stdout=StringIO())
+            assert len(posted) == 1
+            assert posted[0].startswith(":rotating_light: Bandwidth notifications: 1 ")
+            assert "failed in a receiver" in posted[0]
+            Notification.objects.filter(pk=failed.pk).update(
+                processing_state=ProcessingState.PROCESSED
+            )
+            call_command("bw_notifications_health", stdout=StringIO())
+            call_command("bw_notifications_health", stdout=StringIO())
+            assert len(posted) == 2
+            assert posted[1].startswith(":white_check_mark: Cleared: ")
+    finally:
+        from django_bw_notifications.signals import health_problem, health_recovered
+
+        health_problem.disconnect(module.problem_to_slack)
+        health_recovered.disconnect(module.recovery_to_slack)
+        server.shutdown()
+        server.server_close()

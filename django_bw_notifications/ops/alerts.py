@@ -1,0 +1,95 @@
+"""Alerts: each health problem told once when it starts and once when it clears.
+
+``bw_notifications_health`` (run from cron) calls :func:`announce`. A problem it has not
+announced before is logged at ``ERROR`` on the ``django_bw_notifications.ops.alerts`` logger
+(Django's ``mail_admins``, Sentry and log shippers pick that up) and sent as
+:data:`~django_bw_notifications.signals.health_problem`; while it lasts, later runs stay
+quiet; once it is gone, it is logged at ``INFO`` and sent as
+:data:`~django_bw_notifications.signals.health_recovered`. What was announced is kept in
+:class:`~django_bw_notifications.models.HealthAlert` rows, so every host and every run
+agree, and two runs at once announce a problem once (its key is unique).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.dispatch import Signal
+
+from .. import signals
+from .health import Health, Problem
+from .models import HealthAlert
+
+__all__ = ["Announced", "announce", "logger"]
+
+#: The logger alerts go to: route its ``ERROR`` records to whoever must act.
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What one run told: problems raised, problems cleared, problems still open."""
+
+    raised: tuple[Problem, ...]
+    cleared: tuple[Problem, ...]
+    ongoing: tuple[Problem, ...]
+
+
+def announce(health: Health) -> Announced:
+    """Raise the problems of ``health`` not announced yet and clear those that are gone."""
+    now = health.checked_at
+    current = {problem.key: problem for problem in health.issues}
+    known = {alert.key: alert for alert in HealthAlert.objects.all()}
+    raised, cleared = [], []
+    for key, problem in current.items():
+        if key in known:
+            continue
+        _, created = HealthAlert.objects.get_or_create(
+            key=key,
+            defaults={
+                "account": problem.account,
+                "message": problem.message,
+                "raised_at": now,
+                "last_seen_at": now,
+            },
+        )
+        if created:  # else another run raised it a moment ago
+            raised.append(problem)
+    ongoing = [current[key] for key in known if key in current]
+    if ongoing:
+        HealthAlert.objects.filter(key__in=[p.key for p in ongoing]).update(last_seen_at=now)
+    for key, alert in known.items():
+        if key in current:
+            continue
+        deleted, _ = HealthAlert.objects.filter(pk=alert.pk).delete()
+        if deleted:  # else another run cleared it a moment ago
+            cleared.append(Problem(alert.key, alert.message, alert.account))
+    # Told only once the rows say so: a run that fails before here tells nothing twice.
+    for problem in raised:
+        logger.error(
+            "Bandwidth notifications: %s",
+            problem.message,
+            extra={"problem": problem.key, "account": problem.account},
+        )
+        _send(signals.health_problem, problem)
+    for problem in cleared:
+        logger.info(
+            "Bandwidth notifications, cleared: %s",
+            problem.message,
+            extra={"problem": problem.key, "account": problem.account},
+        )
+        _send(signals.health_recovered, problem)
+    return Announced(tuple(raised), tuple(cleared), tuple(ongoing))
+
+
+def _send(signal: Signal, problem: Problem) -> None:
+    # A Slack outage must not silence the e-mail, nor the next receiver.
+    for receiver, result in signal.send_robust(sender=Problem, problem=problem):
+        if isinstance(result, Exception):
+            logger.error(
+                "A receiver of %s (%s) raised; the others ran",
+                "health_problem" if signal is signals.health_problem else "health_recovered",
+                getattr(receiver, "__qualname__", repr(receiver)),
+                exc_info=result,
+            )

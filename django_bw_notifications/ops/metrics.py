@@ -1,0 +1,169 @@
+"""Metrics for Prometheus, read from the database at scrape time.
+
+Every figure comes from the tables, not from counters in the process, so each gunicorn
+worker and each host answers a scrape with the same numbers and no multiprocess mode is
+needed. A scrape costs a fixed number of queries whatever the table sizes: the health
+check's (one per account, plus two), and one ``GROUP BY`` each for notifications,
+refused deliveries, orders and numbers. Needs ``prometheus_client`` (the ``metrics``
+extra). The names are listed in ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.db.models import Count, Q
+from django.db.models.functions import Lower
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from ..intake.delivery import RECONCILED
+from ..models import AccountNumber, Notification, Order, RejectedDelivery
+from .health import Health, check_health
+
+__all__ = ["REFUSAL_REASONS", "NotificationsCollector", "registry"]
+
+#: ``reason`` label of ``bw_notifications_refused_deliveries`` by the answer's status.
+REFUSAL_REASONS = {400: "unparseable", 413: "too_large", 415: "unsupported_media_type"}
+
+_PREFIX = "bw_notifications_"
+
+
+class NotificationsCollector(Collector):
+    """Yields every ``bw_notifications_*`` metric, measured when collected."""
+
+    def collect(self) -> Iterator[Metric]:
+        health = check_health()
+        yield from _health(health)
+        yield from _notifications()
+        yield from _refusals()
+        yield from _orders()
+        yield from _numbers()
+
+
+def registry() -> CollectorRegistry:
+    """A registry holding only our collector (the process's default one is left alone)."""
+    found = CollectorRegistry(auto_describe=False)
+    found.register(NotificationsCollector())
+    return found
+
+
+def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(_PREFIX + name, documentation, labels=list(labels))
+
+
+def _health(health: Health) -> Iterator[Metric]:
+    healthy = _gauge("healthy", "1 when bw_notifications_health finds nothing to look at.")
+    healthy.add_metric([], 1 if health.ok else 0)
+    problems = _gauge("health_problems", "Problems bw_notifications_health reports now.")
+    problems.add_metric([], len(health.issues))
+    stuck = _gauge("stuck_notifications", "Dispatch unfinished BW_NOTIFICATIONS_STUCK_AFTER on.")
+    stuck.add_metric([], health.stuck)
+    last = _gauge(
+        "last_delivery_timestamp_seconds",
+        "When the account's endpoint last received a delivery (Unix time).",
+        ("account",),
+    )
+    age = _gauge(
+        "seconds_since_last_delivery",
+        "Seconds since the account's endpoint last received a delivery.",
+        ("account",),
+    )
+    silent = _gauge(
+        "account_silent",
+        "1 when the account has received nothing for BW_NOTIFICATIONS_SILENT_AFTER (or ever).",
+        ("account",),
+    )
+    for endpoint in health.endpoints:
+        silent.add_metric([endpoint.account], 1 if endpoint.silent else 0)
+        if endpoint.last_delivery_at is not None:
+            last.add_metric([endpoint.account], _unix(endpoint.last_delivery_at))
+            age.add_metric(
+                [endpoint.account],
+                max((health.checked_at - endpoint.last_delivery_at).total_seconds(), 0.0),
+            )
+    yield from (healthy, problems, stuck, last, age, silent)
+
+
+def _notifications() -> Iterator[Metric]:
+    stored = _gauge(
+        "notifications",
+        "Stored notifications by account, order type, event type, processing state, source.",
+        ("account", "order_type", "event_type", "state", "source"),
+    )
+    by_state: dict[str, int] = defaultdict(int)
+    reconciled: dict[str, int] = defaultdict(int)
+    rows = (
+        Notification.objects.order_by()
+        .annotate(type_=Lower("order_type"), event_=Lower("event_type"))
+        .values_list("account", "type_", "event_", "processing_state", "source")
+        .annotate(n=Count("id"))
+    )
+    for account, order_type, event_type, state, source, n in rows:
+        stored.add_metric([account, order_type, event_type, state, source], n)
+        by_state[state] += n
+        if source == RECONCILED:
+            reconciled[account] += n
+    yield stored
+    for state in ("pending", "failed"):
+        total = _gauge(f"{state}_notifications", f"Notifications whose processing is {state}.")
+        total.add_metric([], by_state[state])
+        yield total
+    recovered = _gauge(
+        "reconciled_notifications",
+        "Notifications recovered by bw_notifications_reconcile (never delivered).",
+        ("account",),
+    )
+    for account, n in sorted(reconciled.items()):
+        recovered.add_metric([account], n)
+    yield recovered
+
+
+def _refusals() -> Iterator[Metric]:
+    refused = _gauge(
+        "refused_deliveries",
+        "Refused deliveries kept as RejectedDelivery rows, by answer and reason.",
+        ("status_code", "reason"),
+    )
+    rows = RejectedDelivery.objects.order_by().values_list("status_code").annotate(n=Count("id"))
+    for status_code, n in rows:
+        refused.add_metric([str(status_code), REFUSAL_REASONS.get(status_code, "other")], n)
+    yield refused
+
+
+def _orders() -> Iterator[Metric]:
+    orders = _gauge(
+        "orders", "Orders in the order book, open or closed.", ("account", "order_type", "closed")
+    )
+    rows = (
+        Order.objects.order_by()
+        .annotate(type_=Lower("order_type"))
+        .values_list("account", "type_", "closed")
+        .annotate(n=Count("id"))
+    )
+    for account, order_type, closed, n in rows:
+        orders.add_metric([account, order_type, "true" if closed else "false"], n)
+    yield orders
+
+
+def _numbers() -> Iterator[Metric]:
+    numbers = _gauge("numbers", "Numbers in the inventory by state.", ("account", "state"))
+    lost = _gauge("numbers_messaging_lost", "Numbers flagged MESSAGING_LOST.", ("account",))
+    flagged: dict[str, int] = defaultdict(int)
+    rows = (
+        AccountNumber.objects.order_by()
+        .values_list("account", "state")
+        .annotate(n=Count("id"), lost=Count("id", filter=Q(messaging_lost=True)))
+    )
+    for account, state, n, n_lost in rows:
+        numbers.add_metric([account, state], n)
+        flagged[account] += n_lost
+    for account, n in sorted(flagged.items()):
+        lost.add_metric([account], n)
+    yield from (numbers, lost)
+
+
+def _unix(moment: datetime) -> float:
+    return moment.timestamp()

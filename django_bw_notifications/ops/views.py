@@ -1,0 +1,152 @@
+"""The operators' URLs: the uptime probe, the readiness probe and the Prometheus scrape.
+
+The probes take no credentials and say nothing but ``ok`` or ``unhealthy``, so they can
+face the internet. The scrape is protected: by ``BW_NOTIFICATIONS_METRICS_BASIC_AUTH``
+when set (what Prometheus' ``basic_auth`` sends), else like the REST API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from ..api.permissions import read_permissions
+from ..conf import app_settings
+from ..intake import spool
+from ..intake.auth import challenge, credentials_accepted
+from .health import check_health
+
+__all__ = ["Metrics", "probe", "ready"]
+
+logger = logging.getLogger(__name__)
+
+#: The last probe answer of this process: (monotonic time, healthy).
+_last_probe: tuple[float, bool] | None = None
+
+
+def _answer(healthy: bool) -> HttpResponse:
+    return HttpResponse(
+        b"ok\n" if healthy else b"unhealthy\n",
+        status=200 if healthy else 503,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+@never_cache
+@require_safe
+def probe(request: HttpRequest) -> HttpResponse:
+    """``200 ok`` when ``bw_notifications_health`` would find nothing to look at,
+    ``503 unhealthy`` when it would (or the database cannot be read). For an uptime
+    monitor: it turns red when an account goes silent, so it must not decide whether a
+    load balancer sends Bandwidth's deliveries here (that is :func:`ready`)."""
+    global _last_probe
+    ttl = app_settings.PROBE_CACHE
+    now = time.monotonic()
+    if ttl > 0 and _last_probe is not None and now - _last_probe[0] < ttl:
+        return _answer(_last_probe[1])
+    try:
+        healthy = check_health().ok
+    except Exception:  # never a 500: a probe that cannot look says unhealthy
+        logger.exception("The uptime probe could not read the health")
+        healthy = False
+    _last_probe = (now, healthy)
+    return _answer(healthy)
+
+
+@never_cache
+@require_safe
+def ready(request: HttpRequest) -> HttpResponse:
+    """``200 ok`` while this process can take a delivery (the database answers, or a
+    spool directory is writable), else ``503``: for a load balancer's health check."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return _answer(True)
+    except DatabaseError:
+        directory = app_settings.SPOOL_DIR
+        return _answer(directory is not None and spool.writable(directory))
+
+
+class _FirstRenderer(BaseContentNegotiation):
+    """Errors in JSON whatever Prometheus' ``Accept`` asks (it asks for text)."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class _ScrapeCredentials(BasePermission):
+    """One of ``BW_NOTIFICATIONS_METRICS_BASIC_AUTH``, compared in constant time."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if credentials_accepted(header, app_settings.METRICS_BASIC_AUTH):
+            return True
+        raise NotAuthenticated("Scraping needs one of BW_NOTIFICATIONS_METRICS_BASIC_AUTH.")
+
+
+class Metrics(APIView):
+    """Every ``bw_notifications_*`` metric in Prometheus' text format, measured now."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _FirstRenderer
+    schema = None  # not a JSON operation of the REST API
+
+    def _own_credentials(self) -> bool:
+        return bool(app_settings.METRICS_BASIC_AUTH)
+
+    def get_authenticators(self) -> list[Any]:
+        return [] if self._own_credentials() else super().get_authenticators()
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [_ScrapeCredentials()] if self._own_credentials() else read_permissions()
+
+    def get_authenticate_header(self, request: Request) -> str:
+        if self._own_credentials():
+            return challenge("Bandwidth notifications metrics")
+        return super().get_authenticate_header(request)
+
+    def get(self, request: Request, **kwargs: Any) -> HttpResponse:
+        try:
+            from prometheus_client.exposition import choose_encoder
+
+            from .metrics import registry
+        except ImportError:
+            return HttpResponse(
+                b"prometheus_client is not installed: "
+                b"pip install 'django-bw-notifications[metrics]'\n",
+                status=501,
+                content_type="text/plain; charset=utf-8",
+            )
+        encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
+        try:
+            body = encoder(registry())
+        except DatabaseError:
+            logger.exception("The metrics could not be read from the database")
+            return HttpResponse(
+                b"the database cannot be read\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+        response = HttpResponse(body, content_type=content_type)
+        response["Cache-Control"] = "no-store"
+        return response
