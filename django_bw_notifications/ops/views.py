@@ -59,7 +59,8 @@ def probe(request: HttpRequest) -> HttpResponse:
     if ttl > 0 and _last_probe is not None and now - _last_probe[0] < ttl:
         return _answer(_last_probe[1])
     try:
-        healthy = check_health().ok
+        # Failed ones counted only up to the threshold: all the answer depends on.
+        healthy = check_health(failed_up_to=app_settings.FAILED_ALERT_AT or 1).ok
     except Exception:  # never a 500: a probe that cannot look says unhealthy
         logger.exception("The uptime probe could not read the health")
         healthy = False
@@ -98,7 +99,7 @@ class _ScrapeCredentials(BasePermission):
     """One of ``BW_NOTIFICATIONS_METRICS_BASIC_AUTH``, compared in constant time."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        header = request.META.get("HTTP_AUTHORIZATION")
+        header = request.headers.get("authorization")
         if credentials_accepted(header, app_settings.METRICS_BASIC_AUTH):
             return True
         raise NotAuthenticated("Scraping needs one of BW_NOTIFICATIONS_METRICS_BASIC_AUTH.")
@@ -137,7 +138,7 @@ class Metrics(APIView):
                 status=501,
                 content_type="text/plain; charset=utf-8",
             )
-        encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         try:
             body = encoder(registry())
         except DatabaseError:
