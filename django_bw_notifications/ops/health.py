@@ -22,7 +22,7 @@ from ..conf import app_settings
 from ..intake.delivery import DELIVERED
 from ..models import Notification
 
-__all__ = ["EndpointHealth", "Health", "Problem", "check_health"]
+__all__ = ["COUNT_CAP", "EndpointHealth", "Health", "Problem", "check_health"]
 
 #: Failed notifications are counted up to this many (the admin's list says more).
 COUNT_CAP = 10_000
@@ -50,7 +50,9 @@ class Problem:
     """One thing to look at. ``key`` stays the same while the problem lasts (its message
     may change: the counts in it grow), so an alert is raised once and cleared once."""
 
+    #: ``stuck``, ``failed`` or ``silent:<account>``.
     key: str
+    #: One sentence for a person, saying what to do.
     message: str
     #: The account it concerns; "" when it concerns the whole app.
     account: str = ""
