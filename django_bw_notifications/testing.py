@@ -27,8 +27,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.dispatch import Signal
+from django.http.request import split_domain_port, validate_host
 from django.test import Client, TestCase
 from django.urls import reverse
 
@@ -85,8 +87,7 @@ def post_notification(
     with dispatch_inline(using=using) if dispatch else nullcontext():
         response = client.post(url, data=body, content_type="application/xml", headers=headers)
     if response.status_code != 200:
-        reason = response.content.decode("utf-8", errors="replace").strip()
-        raise AssertionError(f"the endpoint answered {response.status_code}: {reason}")
+        raise AssertionError(f"the endpoint answered {response.status_code}: {_reason(response)}")
     identity = fingerprint(parse_notification(body), target.account)
     notification = Notification.objects.using(using).get(fingerprint=identity)
     if dispatch and notification.processing_state == ProcessingState.PENDING:
@@ -159,3 +160,19 @@ def capture_signals() -> Iterator[SignalCapture]:
     finally:
         for signal, record in receivers:
             signal.disconnect(record)
+
+
+def _reason(response: Any) -> str:
+    """The endpoint's own short reason, or one line about Django's refusal of the host
+    (its whole HTML page is no help in a shell)."""
+    meta = response.wsgi_request.META
+    host = meta.get("HTTP_HOST") or meta.get("SERVER_NAME", "")
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # what Django allows then
+    if response.status_code == 400 and not validate_host(split_domain_port(host)[0], allowed):
+        return (
+            f"Django refused the host {host!r}: it is not in ALLOWED_HOSTS (add it, or pass "
+            "client=Client(HTTP_HOST=...) with an allowed one)"
+        )
+    return str(response.content.decode("utf-8", errors="replace").strip())

@@ -175,3 +175,20 @@ def test_plugin_fixtures(bw_post: Any, bw_signals: Any, bw_build: Any) -> None:
         "number_changed",
         "number_changed",
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("debug", "allowed"), [(False, ["app.example.com"]), (True, [])])
+def test_post_notification_says_in_one_line_when_the_host_is_not_allowed(
+    settings: Any, debug: bool, allowed: list[str]
+) -> None:
+    from django_bw_notifications.testing import build_order_notification, post_notification
+
+    settings.DEBUG = debug
+    settings.ALLOWED_HOSTS = allowed  # a shell: no "testserver"
+    with pytest.raises(AssertionError) as refused:
+        post_notification(build_order_notification())
+    message = str(refused.value)
+    assert "'testserver'" in message
+    assert "ALLOWED_HOSTS" in message
+    assert "<" not in message  # not Django's HTML page
