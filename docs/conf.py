@@ -58,7 +58,10 @@ autodoc_default_options = {"members": True}
 # names, and the docstring references listed below until the code is mended.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(django|rest_framework|httpx|prometheus_client|collections|typing|datetime|pathlib|enum)\..*"),
+    (
+        r"py:.*",
+        r"(django|rest_framework|httpx|prometheus_client|collections|typing|datetime|pathlib|enum)\..*",
+    ),
     (r"py:.*", r"(xml|time|ipaddress|logging|email|json|re|argparse|contextlib)\..*"),
     (r"py:.*", r"(Any|Self|Callable|Iterator|Iterable|Mapping|Sequence|Generator|Path)"),
     (r"py:.*", r"(.*\.)?_\w+"),  # private names (type aliases, the view's response class)

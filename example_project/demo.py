@@ -29,6 +29,15 @@ def manage(*args: str, check: bool = True, **kwargs: Any) -> subprocess.Complete
     )
 
 
+def port_taken(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -62,6 +71,12 @@ def main() -> int:
     parser.add_argument("--no-serve", action="store_true", help="stop after posting")
     args = parser.parse_args()
 
+    if port_taken(args.port):
+        sys.exit(
+            f"Port {args.port} is already in use (another server holds it), so the demo "
+            f"stops before posting anything. Choose another: make demo PORT=8001 (or "
+            f"python example_project/demo.py --port 8001)."
+        )
     manage("migrate", "--noinput", "--verbosity", "0")
     env = {
         **os.environ,

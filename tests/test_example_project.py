@@ -53,3 +53,26 @@ def test_demo_posts_every_sample_through_the_real_endpoint(tmp_path: Path) -> No
         assert not db.execute(
             "select 1 from bw_notifications_notification where order_type like '%|%'"
         ).fetchall()
+
+
+def test_demo_on_a_taken_port_stops_before_posting_and_says_how_to_choose(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "demo.sqlite3"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "example_project" / "demo.py"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"EXAMPLE_DB": str(database), "PATH": "/usr/bin:/bin"},
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"Port {port} is already in use" in result.stderr
+    assert "make demo PORT=" in result.stderr
+    assert "Posting" not in result.stdout
+    assert not database.exists()  # nothing migrated, nothing posted
