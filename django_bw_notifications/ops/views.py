@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
@@ -46,6 +47,7 @@ def _answer(healthy: bool) -> HttpResponse:
     )
 
 
+@login_not_required  # a monitor has no session, whatever LoginRequiredMiddleware says
 @never_cache
 @require_safe
 def probe(request: HttpRequest) -> HttpResponse:
@@ -68,6 +70,7 @@ def probe(request: HttpRequest) -> HttpResponse:
     return _answer(healthy)
 
 
+@login_not_required
 @never_cache
 @require_safe
 def ready(request: HttpRequest) -> HttpResponse:

@@ -129,6 +129,24 @@ def test_the_probe_reuses_its_answer_for_probe_cache_seconds(
         views._last_probe = None
 
 
+def test_the_probes_and_the_scrape_pass_login_required_middleware(
+    client: Client, settings: Any, deliver: Any
+) -> None:
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    ]
+    settings.BW_NOTIFICATIONS_METRICS_BASIC_AUTH = [("prometheus", "scrape-secret")]
+    deliver(payload("01"))
+    assert client.get(reverse("bw_notifications_ops:probe")).status_code == 200
+    assert client.get(reverse("bw_notifications_ops:ready")).status_code == 200
+    scrape = client.get(
+        reverse("bw_notifications_ops:metrics"),
+        HTTP_AUTHORIZATION=_basic("prometheus", "scrape-secret"),
+    )
+    assert scrape.status_code == 200
+
+
 # --- the readiness probe -------------------------------------------------------------
 
 
