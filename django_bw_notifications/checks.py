@@ -504,11 +504,14 @@ def check_operations(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     pairs = _setting("METRICS_BASIC_AUTH")
-    if pairs not in (_MISSING, None) and not is_credential_list(pairs):
+    if pairs not in (_MISSING, None) and (
+        not is_credential_list(pairs) or any(":" in username for username, _ in pairs)
+    ):
         messages.append(
             Error(
                 "BW_NOTIFICATIONS_METRICS_BASIC_AUTH must be a list of (username, password) "
-                "pairs of non-empty strings.",
+                "pairs of non-empty strings, the usernames without ':' (HTTP Basic cannot "
+                "carry one).",
                 hint='For example: [("prometheus", "a-long-random-password")], the pair of '
                 "the scrape job's basic_auth.",
                 id="bw_notifications.E014",
@@ -519,27 +522,22 @@ def check_operations(**kwargs: Any) -> list[CheckMessage]:
 
 @register(Tags.urls)
 def check_routed_extras(**kwargs: Any) -> list[CheckMessage]:
-    """E015: the REST API or the metrics are routed but ``rest_framework`` is not in
-    ``INSTALLED_APPS`` (its pages would answer 500); W010: the metrics are routed but
+    """E015: the REST API is routed but ``rest_framework`` is not in ``INSTALLED_APPS``
+    (its browsable pages would answer 500); W010: the metrics are routed but
     ``prometheus_client`` is not installed (every scrape would answer 501)."""
     from django.apps import apps
 
-    routed = [
-        name
-        for name in ("bw_notifications_api:root", "bw_notifications_ops:metrics")
-        if _routed(name)
-    ]
     messages: list[CheckMessage] = []
-    if routed and not apps.is_installed("rest_framework"):
+    if _routed("bw_notifications_api:root") and not apps.is_installed("rest_framework"):
         messages.append(
             Error(
-                f"{' and '.join(routed)} is routed but 'rest_framework' is not in "
-                "INSTALLED_APPS: its pages would fail (TemplateDoesNotExist).",
+                "The REST API (bw_notifications_api) is routed but 'rest_framework' is not "
+                "in INSTALLED_APPS: its browsable pages would fail (TemplateDoesNotExist).",
                 hint='Add "rest_framework" to INSTALLED_APPS.',
                 id="bw_notifications.E015",
             )
         )
-    if "bw_notifications_ops:metrics" in routed:
+    if _routed("bw_notifications_ops:metrics"):
         try:
             import prometheus_client  # noqa: F401
         except ImportError:

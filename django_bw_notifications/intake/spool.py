@@ -22,6 +22,7 @@ import binascii
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -144,6 +145,17 @@ def writable(directory: Path) -> bool:
     Asked by system check W004 and by the readiness probe."""
     existing = next((p for p in (directory, *directory.parents) if p.exists()), None)
     return existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
+def can_write_now(directory: Path) -> bool:
+    """Write and remove a file in ``directory`` (created if missing): the readiness
+    probe's test, which :func:`writable`'s permission bits cannot be for root."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
 
 
 class _Unreadable(Exception):

@@ -57,8 +57,10 @@ def announce(health: Health) -> Announced:
         if created:  # else another run raised it a moment ago
             raised.append(problem)
     ongoing = [current[key] for key in known if key in current]
-    if ongoing:
-        HealthAlert.objects.filter(key__in=[p.key for p in ongoing]).update(last_seen_at=now)
+    for problem in ongoing:  # its counts may have grown: the clearing says the last ones
+        HealthAlert.objects.filter(key=problem.key).update(
+            last_seen_at=now, message=problem.message
+        )
     for key, alert in known.items():
         if key in current:
             continue
@@ -87,9 +89,11 @@ def _send(signal: Signal, problem: Problem) -> None:
     # A Slack outage must not silence the e-mail, nor the next receiver.
     for receiver, result in signal.send_robust(sender=Problem, problem=problem):
         if isinstance(result, Exception):
-            logger.error(
+            # WARNING: Django's django.dispatch logger has the ERROR (and the traceback).
+            logger.warning(
                 "A receiver of %s (%s) raised; the others ran",
                 "health_problem" if signal is signals.health_problem else "health_recovered",
                 getattr(receiver, "__qualname__", repr(receiver)),
                 exc_info=result,
+                extra={"problem": problem.key, "account": problem.account},
             )

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.negotiation import BaseContentNegotiation
@@ -40,13 +41,24 @@ _last_probe: tuple[float, bool] | None = None
 
 
 def _answer(healthy: bool) -> HttpResponse:
-    return HttpResponse(
-        b"ok\n" if healthy else b"unhealthy\n",
-        status=200 if healthy else 503,
-        content_type="text/plain; charset=utf-8",
+    return _quiet(
+        HttpResponse(
+            b"ok\n" if healthy else b"unhealthy\n",
+            status=200 if healthy else 503,
+            content_type="text/plain; charset=utf-8",
+        )
     )
 
 
+def _quiet(response: HttpResponse) -> HttpResponse:
+    """Keep an expected 5xx out of ``django.request``'s ERROR log: it mails ADMINS, and a
+    monitor polling an unhealthy probe every minute would flood them. The problem itself
+    is told once, by ``bw_notifications_health``."""
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own marker
+    return response
+
+
+@csrf_exempt  # GET and HEAD only: a POST gets 405, not the CSRF page
 @login_not_required  # a monitor has no session, whatever LoginRequiredMiddleware says
 @never_cache
 @require_safe
@@ -70,6 +82,7 @@ def probe(request: HttpRequest) -> HttpResponse:
     return _answer(healthy)
 
 
+@csrf_exempt
 @login_not_required
 @never_cache
 @require_safe
@@ -82,7 +95,15 @@ def ready(request: HttpRequest) -> HttpResponse:
         return _answer(True)
     except DatabaseError:
         directory = app_settings.SPOOL_DIR
-        return _answer(directory is not None and spool.writable(directory))
+        return _answer(directory is not None and spool.can_write_now(directory))
+
+
+def _database_down() -> HttpResponse:
+    return _quiet(
+        HttpResponse(
+            b"the database cannot be read\n", status=503, content_type="text/plain; charset=utf-8"
+        )
+    )
 
 
 class _FirstRenderer(BaseContentNegotiation):
@@ -129,6 +150,13 @@ class Metrics(APIView):
             return challenge("Bandwidth notifications metrics")
         return super().get_authenticate_header(request)
 
+    def handle_exception(self, exc: Exception) -> Any:
+        # DRF's authentication reads users from the database before get() runs.
+        if isinstance(exc, DatabaseError):
+            logger.error("The metrics could not be read from the database: %s", exc)
+            return _database_down()
+        return super().handle_exception(exc)
+
     def get(self, request: Request, **kwargs: Any) -> HttpResponse:
         try:
             from prometheus_client.exposition import choose_encoder
@@ -144,13 +172,9 @@ class Metrics(APIView):
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         try:
             body = encoder(registry())
-        except DatabaseError:
-            logger.exception("The metrics could not be read from the database")
-            return HttpResponse(
-                b"the database cannot be read\n",
-                status=503,
-                content_type="text/plain; charset=utf-8",
-            )
+        except DatabaseError as err:
+            logger.error("The metrics could not be read from the database: %s", err)
+            return _database_down()
         response = HttpResponse(body, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response

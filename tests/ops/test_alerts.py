@@ -147,3 +147,13 @@ def test_a_database_that_cannot_be_read_is_an_error_every_run(caplog: Any) -> No
             with pytest.raises(CommandError, match="database cannot be read"):
                 call_command("bw_notifications_health", stdout=StringIO())
     assert len(_errors(caplog)) == 2
+
+
+def test_an_ongoing_problem_keeps_its_latest_message_for_the_clearing(deliver: Any) -> None:
+    rows = [deliver(payload(name)) for name in ("01", "06", "18")]
+    Notification.objects.filter(pk=rows[0].pk).update(processing_state="failed")
+    _run()
+    assert HealthAlert.objects.get().message.startswith("1 notification(s) failed")
+    Notification.objects.filter(pk__in=[r.pk for r in rows]).update(processing_state="failed")
+    _run()
+    assert HealthAlert.objects.get().message.startswith("3 notification(s) failed")

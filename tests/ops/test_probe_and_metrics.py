@@ -290,3 +290,25 @@ def test_a_scrape_that_cannot_read_the_database_is_503(admin_client: Client) -> 
     ):
         response = admin_client.get(reverse("bw_notifications_ops:metrics"))
     assert response.status_code == 503
+
+
+def test_an_unhealthy_probe_is_not_an_error_for_django_request(
+    client: Client, caplog: Any
+) -> None:
+    # django.request's ERROR records mail ADMINS: a monitor polling a red probe must not.
+    for name in ("probe", "ready"):
+        with mock.patch.object(connection, "cursor", side_effect=OperationalError("down")):
+            assert client.get(reverse(f"bw_notifications_ops:{name}")).status_code == 503
+    assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+def test_a_scrape_whose_authentication_cannot_read_the_database_is_503(
+    client: Client, caplog: Any
+) -> None:
+    with mock.patch(
+        "rest_framework.authentication.SessionAuthentication.authenticate",
+        side_effect=OperationalError("down"),
+    ):
+        response = client.get(reverse("bw_notifications_ops:metrics"))
+    assert (response.status_code, response.content) == (503, b"the database cannot be read\n")
+    assert not [r for r in caplog.records if r.name == "django.request"]

@@ -42,7 +42,11 @@ class Command(BaseCommand):
                 announce(health)
         except DatabaseError as err:
             # Nothing can be remembered without the database: told on every run.
-            logger.error("Bandwidth notifications: the database cannot be read (%s)", err)
+            logger.error(
+                "Bandwidth notifications: the database cannot be read (%s)",
+                err,
+                extra={"problem": "database", "account": ""},
+            )
             raise CommandError(f"the database cannot be read: {err}") from err
         if options["json"]:
             self.stdout.write(json.dumps(health.as_dict(), indent=2))
