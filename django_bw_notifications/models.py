@@ -383,10 +383,25 @@ class RejectedDelivery(models.Model):
     content_type = models.CharField(max_length=255, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name="remote address")
     headers = models.JSONField(default=dict, blank=True)
+    #: The ``BW_NOTIFICATIONS_ACCOUNTS`` name of the endpoint it came to ("" for none).
+    account = models.CharField(max_length=64, blank=True, default="")
+    #: When an operator accepted it again (see :mod:`django_bw_notifications.intake.again`).
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    #: The notification it became when accepted again.
+    accepted_as = models.ForeignKey(
+        "Notification",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="accepted_from",
+        help_text="The notification stored when it was accepted again.",
+    )
 
     class Meta:
         ordering = ("-received_at", "-id")
         verbose_name_plural = "rejected deliveries"
+        permissions = [("accept_rejecteddelivery", "Can accept a refused delivery again")]
 
     def __str__(self) -> str:
         return f"{self.status_code} {self.reason[:60]} #{self.pk}"

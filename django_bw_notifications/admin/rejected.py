@@ -1,34 +1,123 @@
-"""The refused deliveries' admin: each kept with its reason, for audit and recovery."""
+"""The refused deliveries' admin: each kept with its reason, for audit and recovery, and
+the action that accepts one again once it can be (a parser fix, a new account)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
+from ..intake.again import Again, accept_again
 from ..models import RejectedDelivery
 from .base import ReadOnlyAdmin
+
+#: Deliveries one request accepts again, at most (each is stored and dispatched).
+ACCEPT_LIMIT = 100
 
 
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(ReadOnlyAdmin):
     """Authenticated deliveries we refused, with the reason and the body."""
 
-    list_display = ("received_at", "status_code", "reason", "body_size", "remote_addr")
-    list_filter = ("status_code",)
+    list_display = (
+        "received_at",
+        "status_code",
+        "reason",
+        "account",
+        "body_size",
+        "remote_addr",
+        "accepted",
+    )
+    list_filter = ("status_code", "account")
     date_hierarchy = "received_at"
     fields = (
         "received_at",
         "status_code",
         "reason",
+        "account",
         "body_size",
         "content_type",
         "remote_addr",
         "headers",
+        "accepted_at",
+        "accepted_notification",
         "body_text",
     )
     readonly_fields = fields
+    actions = ["accept_again"]
 
     @admin.display(description="Body")
     def body_text(self, obj: RejectedDelivery) -> str:
         text = bytes(obj.body).decode("utf-8", errors="replace")
         return format_html('<pre class="bw-xml">{}</pre>', text) if text else "-"
+
+    @admin.display(description="Accepted again", boolean=True)
+    def accepted(self, obj: RejectedDelivery) -> bool:
+        return obj.accepted_at is not None
+
+    @admin.display(description="Accepted as")
+    def accepted_notification(self, obj: RejectedDelivery) -> str:
+        if obj.accepted_as_id is None:
+            return "-"
+        url = reverse("admin:bw_notifications_notification_change", args=[obj.accepted_as_id])
+        return format_html('<a href="{}">notification #{}</a>', url, obj.accepted_as_id)
+
+    def has_accept_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("bw_notifications.accept_rejecteddelivery"))
+
+    @admin.action(
+        description="Accept the selected deliveries again (as if just received)",
+        permissions=["accept"],
+    )
+    def accept_again(
+        self, request: HttpRequest, queryset: QuerySet[RejectedDelivery]
+    ) -> TemplateResponse | None:
+        """Confirm first; then pass each body through the pipeline, exactly once."""
+        if request.POST.get("confirmed") != "yes":
+            rows = list(queryset.order_by("received_at", "id")[: ACCEPT_LIMIT + 1])
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Accept refused deliveries again",
+                "rows": rows[:ACCEPT_LIMIT],
+                "more": len(rows) > ACCEPT_LIMIT,
+                "limit": ACCEPT_LIMIT,
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+                "action": request.POST.get("action", "accept_again"),
+            }
+            return TemplateResponse(
+                request, "bw_notifications/admin/accept_again_confirmation.html", context
+            )
+        counts: dict[Again, int] = dict.fromkeys(Again, 0)
+        reasons: list[str] = []
+        pks = queryset.order_by("received_at", "id").values_list("pk", flat=True)
+        for pk in pks[:ACCEPT_LIMIT]:
+            outcome = accept_again(pk)
+            counts[outcome.result] += 1
+            if outcome.result in (Again.REFUSED, Again.UNAVAILABLE):
+                reasons.append(f"#{pk}: {outcome.reason}")
+        self._report(request, counts, reasons)
+        return None
+
+    def _report(self, request: HttpRequest, counts: dict[Again, int], reasons: list[str]) -> None:
+        done = counts[Again.ACCEPTED] + counts[Again.DUPLICATE]
+        if done:
+            self.message_user(
+                request,
+                f"Accepted {done} deliver{'y' if done == 1 else 'ies'} again "
+                f"({counts[Again.DUPLICATE]} already stored as a notification).",
+                messages.SUCCESS,
+            )
+        if counts[Again.ALREADY]:
+            self.message_user(
+                request,
+                f"{counts[Again.ALREADY]} had been accepted again already: nothing done.",
+                messages.WARNING,
+            )
+        if reasons:
+            self.message_user(request, "Not accepted: " + "; ".join(reasons[:10]), messages.ERROR)

@@ -185,6 +185,7 @@ def record_rejection(
                 remote_addr=delivery.remote_addr,
                 headers=dict(delivery.headers),
                 received_at=_db_datetime(delivery.received_at) or timezone.now(),
+                account=delivery.account,
             )
     except Exception:
         logger.exception(

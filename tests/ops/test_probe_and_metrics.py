@@ -292,9 +292,7 @@ def test_a_scrape_that_cannot_read_the_database_is_503(admin_client: Client) -> 
     assert response.status_code == 503
 
 
-def test_an_unhealthy_probe_is_not_an_error_for_django_request(
-    client: Client, caplog: Any
-) -> None:
+def test_an_unhealthy_probe_is_not_an_error_for_django_request(client: Client, caplog: Any) -> None:
     # django.request's ERROR records mail ADMINS: a monitor polling a red probe must not.
     for name in ("probe", "ready"):
         with mock.patch.object(connection, "cursor", side_effect=OperationalError("down")):
