@@ -3,6 +3,8 @@ the action that accepts one again once it can be (a parser fix, a new account)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
@@ -19,6 +21,23 @@ from .base import ReadOnlyAdmin
 ACCEPT_LIMIT = 100
 
 
+class AcceptedFilter(admin.SimpleListFilter):
+    """Accepted again or still refused."""
+
+    title = "accepted again"
+    parameter_name = "accepted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Not yet"), ("yes", "Yes")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[RejectedDelivery]
+    ) -> QuerySet[RejectedDelivery]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(accepted_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(RejectedDelivery)
 class RejectedDeliveryAdmin(ReadOnlyAdmin):
     """Authenticated deliveries we refused, with the reason and the body."""
@@ -32,7 +51,7 @@ class RejectedDeliveryAdmin(ReadOnlyAdmin):
         "remote_addr",
         "accepted",
     )
-    list_filter = ("status_code", "account")
+    list_filter = ("status_code", "account", AcceptedFilter)
     date_hierarchy = "received_at"
     fields = (
         "received_at",
@@ -77,8 +96,10 @@ class RejectedDeliveryAdmin(ReadOnlyAdmin):
         self, request: HttpRequest, queryset: QuerySet[RejectedDelivery]
     ) -> TemplateResponse | None:
         """Confirm first; then pass each body through the pipeline, exactly once."""
+        # Those accepted already are left out, so "select all" reaches the rest.
+        waiting = queryset.filter(accepted_at__isnull=True).order_by("received_at", "id")
         if request.POST.get("confirmed") != "yes":
-            rows = list(queryset.order_by("received_at", "id")[: ACCEPT_LIMIT + 1])
+            rows = list(waiting[: ACCEPT_LIMIT + 1])
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
@@ -95,8 +116,8 @@ class RejectedDeliveryAdmin(ReadOnlyAdmin):
             )
         counts: dict[Again, int] = dict.fromkeys(Again, 0)
         reasons: list[str] = []
-        pks = queryset.order_by("received_at", "id").values_list("pk", flat=True)
-        for pk in pks[:ACCEPT_LIMIT]:
+        counts[Again.ALREADY] = queryset.filter(accepted_at__isnull=False).count()
+        for pk in waiting.values_list("pk", flat=True)[:ACCEPT_LIMIT]:
             outcome = accept_again(pk)
             counts[outcome.result] += 1
             if outcome.result in (Again.REFUSED, Again.UNAVAILABLE):

@@ -11,6 +11,7 @@ whose storing fails is released. Both rows record it: the rejection's ``accepted
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -21,6 +22,8 @@ from . import pipeline
 from .delivery import Delivery
 
 __all__ = ["Again", "AgainOutcome", "accept_again"]
+
+logger = logging.getLogger(__name__)
 
 
 class Again(enum.Enum):
@@ -55,7 +58,8 @@ def accept_again(pk: int) -> AgainOutcome:
     row = RejectedDelivery.objects.get(pk=pk)
     body = bytes(row.body)
     if not body:
-        return _release(pk, Again.REFUSED, "its body was not kept (it was too large)")
+        why = "it was too large to keep" if row.body_size else "it was empty"
+        return _release(pk, Again.REFUSED, f"there is no body to accept ({why})")
     try:
         parsed = parse_notification(body)
     except NotificationParseError as err:
@@ -72,7 +76,9 @@ def accept_again(pk: int) -> AgainOutcome:
     )
     outcome = pipeline.accept(delivery, parsed=parsed, spool_on_failure=False)
     if outcome.notification is None:
-        return _release(pk, Again.UNAVAILABLE, outcome.reason)
+        # The pipeline logs nothing with spool_on_failure=False: the row is kept, so say why.
+        logger.error("Rejected delivery %s could not be accepted again: %r", pk, outcome.error)
+        return _release(pk, Again.UNAVAILABLE, f"{outcome.reason} ({outcome.error!r})")
     RejectedDelivery.objects.filter(pk=pk).update(accepted_as=outcome.notification)
     result = Again.ACCEPTED if outcome.result is pipeline.Result.STORED else Again.DUPLICATE
     return AgainOutcome(result, notification=outcome.notification)

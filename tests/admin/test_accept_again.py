@@ -124,3 +124,50 @@ def test_a_refusal_records_the_endpoint_it_came_to(client: Client, settings: Any
     )
     assert response.status_code == 400
     assert RejectedDelivery.objects.get().account == "east"
+
+
+def test_rows_accepted_already_do_not_use_up_a_press(
+    admin_client: Client, post: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("django_bw_notifications.admin.rejected.ACCEPT_LIMIT", 2)
+    for order_id in ("a-1", "a-2", "a-3"):
+        assert post(b"<Notification><OrderId>" + order_id.encode()).status_code == 400
+    for i, row in enumerate(RejectedDelivery.objects.order_by("id")):
+        RejectedDelivery.objects.filter(pk=row.pk).update(body=payload(("01", "06", "18")[i]))
+    select_all = {
+        "action": "accept_again",
+        "select_across": "1",
+        "confirmed": "yes",
+        "_selected_action": [str(r.pk) for r in RejectedDelivery.objects.all()],
+    }
+    admin_client.post(reverse(CHANGELIST), select_all, follow=True)
+    assert Notification.objects.count() == 2  # the limit
+    second = admin_client.post(reverse(CHANGELIST), select_all, follow=True)
+    assert Notification.objects.count() == 3  # the third, not the first two again
+    assert "2 had been accepted again already" in second.content.decode()
+    waiting = admin_client.get(reverse(CHANGELIST), {"accepted": "no"})
+    assert waiting.context["cl"].result_count == 0
+    assert (
+        admin_client.get(reverse(CHANGELIST), {"accepted": "yes"}).context["cl"].result_count == 3
+    )
+
+
+def test_an_empty_body_is_said_to_be_empty(post: Any) -> None:
+    assert post(b"").status_code == 400
+    outcome = accept_again(RejectedDelivery.objects.get().pk)
+    assert outcome.result is Again.REFUSED
+    assert "it was empty" in outcome.reason
+
+
+def test_a_database_refusal_is_logged_with_its_error(
+    refused: RejectedDelivery, caplog: Any
+) -> None:
+    from django.db import IntegrityError
+
+    with mock.patch(
+        "django_bw_notifications.intake.storage.store", side_effect=IntegrityError("trigger")
+    ):
+        outcome = accept_again(refused.pk)
+    assert outcome.result is Again.UNAVAILABLE
+    assert "trigger" in outcome.reason
+    assert any("could not be accepted again" in r.getMessage() for r in caplog.records)
