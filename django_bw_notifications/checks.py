@@ -375,9 +375,7 @@ def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
 @register(Tags.urls)
 def check_url_included(**kwargs: Any) -> list[CheckMessage]:
     """W003: the app is installed but its endpoint is not routed."""
-    try:
-        reverse("bw_notifications:webhook")
-    except NoReverseMatch:
+    if not _routed("bw_notifications:webhook"):
         return [
             Warning(
                 "The Bandwidth notification endpoint is not in the URLconf, so no "

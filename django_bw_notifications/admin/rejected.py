@@ -110,6 +110,7 @@ class RejectedDeliveryAdmin(ReadOnlyAdmin):
                 "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
                 "select_across": request.POST.get("select_across", "0"),
                 "action": request.POST.get("action", "accept_again"),
+                "back": reverse("admin:bw_notifications_rejecteddelivery_changelist"),
             }
             return TemplateResponse(
                 request, "bw_notifications/admin/accept_again_confirmation.html", context

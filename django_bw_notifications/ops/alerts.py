@@ -13,30 +13,18 @@ agree, and two runs at once announce a problem once (its key is unique).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
-from django.dispatch import Signal
 
 from .. import signals
 from .health import Health, Problem
 from .models import HealthAlert
 
-__all__ = ["Announced", "announce", "logger"]
+__all__ = ["announce", "logger"]
 
 #: The logger alerts go to: route its ``ERROR`` records to whoever must act.
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Announced:
-    """What one run told: problems raised, problems cleared, problems still open."""
-
-    raised: tuple[Problem, ...]
-    cleared: tuple[Problem, ...]
-    ongoing: tuple[Problem, ...]
-
-
-def announce(health: Health) -> Announced:
+def announce(health: Health) -> None:
     """Raise the problems of ``health`` not announced yet and clear those that are gone."""
     now = health.checked_at
     current = {problem.key: problem for problem in health.issues}
@@ -69,31 +57,28 @@ def announce(health: Health) -> Announced:
             cleared.append(Problem(alert.key, alert.message, alert.account))
     # Told only once the rows say so: a run that fails before here tells nothing twice.
     for problem in raised:
-        logger.error(
-            "Bandwidth notifications: %s",
-            problem.message,
-            extra={"problem": problem.key, "account": problem.account},
-        )
-        _send(signals.health_problem, problem)
+        _tell(problem, started=True)
     for problem in cleared:
-        logger.info(
-            "Bandwidth notifications, cleared: %s",
-            problem.message,
-            extra={"problem": problem.key, "account": problem.account},
-        )
-        _send(signals.health_recovered, problem)
-    return Announced(tuple(raised), tuple(cleared), tuple(ongoing))
+        _tell(problem, started=False)
 
 
-def _send(signal: Signal, problem: Problem) -> None:
+def _tell(problem: Problem, *, started: bool) -> None:
+    """Log the start (ERROR) or the end (INFO) of a problem and send its signal."""
+    extra = {"problem": problem.key, "account": problem.account}
+    if started:
+        logger.error("Bandwidth notifications: %s", problem.message, extra=extra)
+        signal, name = signals.health_problem, "health_problem"
+    else:
+        logger.info("Bandwidth notifications, cleared: %s", problem.message, extra=extra)
+        signal, name = signals.health_recovered, "health_recovered"
     # A Slack outage must not silence the e-mail, nor the next receiver.
     for receiver, result in signal.send_robust(sender=Problem, problem=problem):
         if isinstance(result, Exception):
             # WARNING: Django's django.dispatch logger has the ERROR (and the traceback).
             logger.warning(
                 "A receiver of %s (%s) raised; the others ran",
-                "health_problem" if signal is signals.health_problem else "health_recovered",
+                name,
                 getattr(receiver, "__qualname__", repr(receiver)),
                 exc_info=result,
-                extra={"problem": problem.key, "account": problem.account},
+                extra=extra,
             )

@@ -149,10 +149,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def check_health(now: datetime | None = None, *, failed_up_to: int = COUNT_CAP) -> Health:
-    """Measure it: one query per endpoint (indexed), one for stuck, one for failed
-    (counted up to ``failed_up_to``: the probe needs no more than the threshold)."""
+def check_health(now: datetime | None = None, *, verdict_only: bool = False) -> Health:
+    """Measure it: one query per endpoint (indexed), one for stuck, one for failed.
+
+    Failed ones are counted up to :data:`COUNT_CAP`, or with ``verdict_only`` up to
+    ``BW_NOTIFICATIONS_FAILED_ALERT_AT`` only: all :attr:`Health.ok` depends on (the
+    probe and the scrape, which counts them exactly itself, ask that way)."""
     now = now or timezone.now()
+    failed_up_to = (app_settings.FAILED_ALERT_AT or 1) if verdict_only else COUNT_CAP
     silent_after = app_settings.SILENT_AFTER
     seen: dict[str, EndpointHealth] = {}
     for endpoint in endpoints():

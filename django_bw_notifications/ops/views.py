@@ -73,8 +73,7 @@ def probe(request: HttpRequest) -> HttpResponse:
     if ttl > 0 and _last_probe is not None and now - _last_probe[0] < ttl:
         return _answer(_last_probe[1])
     try:
-        # Failed ones counted only up to the threshold: all the answer depends on.
-        healthy = check_health(failed_up_to=app_settings.FAILED_ALERT_AT or 1).ok
+        healthy = check_health(verdict_only=True).ok
     except Exception:  # never a 500: a probe that cannot look says unhealthy
         logger.exception("The uptime probe could not read the health")
         healthy = False

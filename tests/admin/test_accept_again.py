@@ -171,3 +171,12 @@ def test_a_database_refusal_is_logged_with_its_error(
     assert outcome.result is Again.UNAVAILABLE
     assert "trigger" in outcome.reason
     assert any("could not be accepted again" in r.getMessage() for r in caplog.records)
+
+
+def test_the_confirmation_of_rows_all_accepted_offers_nothing_to_press(
+    admin_client: Client, refused: RejectedDelivery
+) -> None:
+    assert accept_again(refused.pk).result is Again.ACCEPTED
+    page = _press(admin_client, refused).content.decode()
+    assert "accepted again already" in page
+    assert "Yes, accept them again" not in page
