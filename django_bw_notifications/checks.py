@@ -388,6 +388,35 @@ def check_url_included(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+#: The middleware that serves the endpoint's URL without its trailing slash.
+_SLASH_MIDDLEWARE = "django_bw_notifications.middleware.EndpointWithoutSlashMiddleware"
+
+
+@register(Tags.urls)
+def check_url_without_slash(**kwargs: Any) -> list[CheckMessage]:
+    """W011: the endpoint's URL without its trailing slash is not served (a POST there is
+    redirected, or a 500 with DEBUG, and the notification lost)."""
+    from .middleware import routes_to_endpoint
+
+    try:
+        url = reverse("bw_notifications:webhook")
+    except NoReverseMatch:
+        return []  # W003 says so
+    bare = url.rstrip("/")
+    if not bare or _SLASH_MIDDLEWARE in settings.MIDDLEWARE or routes_to_endpoint(bare):
+        return []
+    return [
+        Warning(
+            f"A POST to {bare} (the endpoint's URL without its trailing slash) is not "
+            "received: Django redirects it (a 500 with DEBUG on), Bandwidth does not follow "
+            "redirects, and the notification is lost.",
+            hint=f'Add "{_SLASH_MIDDLEWARE}" to MIDDLEWARE (anywhere), so that both URLs '
+            "reach the endpoint.",
+            id="bw_notifications.W011",
+        )
+    ]
+
+
 @register()
 def check_accounts(**kwargs: Any) -> list[CheckMessage]:
     """E012: each BW_NOTIFICATIONS_ACCOUNTS entry must be usable."""

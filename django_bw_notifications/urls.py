@@ -1,7 +1,9 @@
 """Include with ``path("<anything>/", include("django_bw_notifications.urls"))``.
 
 The endpoint's URL name is ``bw_notifications:webhook``. Give Bandwidth the URL with its
-trailing slash: a POST redirected by ``APPEND_SLASH`` loses its body.
+trailing slash; :class:`~django_bw_notifications.middleware.EndpointWithoutSlashMiddleware`
+serves the URL without it too (a POST redirected by ``APPEND_SLASH`` loses its body, and
+Bandwidth does not follow redirects).
 
 Each account of ``BW_NOTIFICATIONS_ACCOUNTS`` also has its own endpoint one level
 below, ``bw_notifications:account_webhook`` with ``account=<name>`` (404 for a name that

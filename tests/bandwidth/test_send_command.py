@@ -86,10 +86,17 @@ def test_tls_error(live_server: Any) -> None:
         send(url)
 
 
-def test_redirect_is_reported_not_followed(endpoint: str) -> None:
+def test_redirect_is_reported_not_followed(live_server: LiveServer) -> None:
+    # Any URL that APPEND_SLASH redirects (the endpoint's own bare URL is served by
+    # EndpointWithoutSlashMiddleware in these settings).
     with pytest.raises(CommandError, match=r"redirected \(301\).*trailing slash"):
-        send(endpoint.rstrip("/"))
+        send(live_server.url + "/admin")
     assert Notification.objects.count() == 0
+
+
+def test_the_url_without_its_slash_is_received_with_the_middleware(endpoint: str) -> None:
+    send(endpoint.rstrip("/"))
+    assert Notification.objects.count() == 1
 
 
 def test_bad_body_reason_is_shown(endpoint: str, tmp_path: Path) -> None:
