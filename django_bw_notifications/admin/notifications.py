@@ -306,6 +306,11 @@ class NotificationAdmin(ReadOnlyAdmin):
         """Context for the detail page's numbers, timeline, same numbers and XML."""
         return {
             "changelist_url": reverse("admin:bw_notifications_notification_changelist"),
+            "failure": story.failure(notification),
+            "can_replay": self.has_replay_permission(request),
+            "replay_url": reverse(
+                "admin:bw_notifications_notification_replay", args=[notification.pk]
+            ),
             "numbers": story.numbers_page(notification, request.GET.get("numbers_page")),
             "timeline": story.timeline(notification),
             "same_numbers": story.same_numbers(notification),
@@ -365,9 +370,59 @@ class NotificationAdmin(ReadOnlyAdmin):
             )
 
     def get_urls(self) -> list[URLPattern]:
-        replay_failed = self.admin_site.admin_view(self.replay_failed_view)
-        name = f"{self.opts.app_label}_{self.opts.model_name}_replay_failed"
-        return [path("replay-failed/", replay_failed, name=name), *super().get_urls()]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "replay-failed/",
+                self.admin_site.admin_view(self.replay_failed_view),
+                name=f"{prefix}_replay_failed",
+            ),
+            path(
+                "<path:object_id>/replay/",
+                self.admin_site.admin_view(self.replay_one_view),
+                name=f"{prefix}_replay",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replay_one_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The detail page's replay button: POST only, once per attempt shown.
+
+        The form posts back how many attempts the page showed, so a double submit (or a
+        second operator pressing on the same page) finds one more recorded and replays
+        nothing; the notification must still be failed.
+        """
+        if not (self.has_view_permission(request) and self.has_replay_permission(request)):
+            raise PermissionDenied
+        notification = self.get_object(request, object_id)
+        if notification is None:
+            self.message_user(request, f"No notification {object_id}.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:bw_notifications_notification_changelist"))
+        back = reverse("admin:bw_notifications_notification_change", args=[notification.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        try:
+            attempts = int(request.POST.get("attempts", ""))
+        except ValueError:
+            attempts = notification.attempts
+        outcome = replay(notification.pk, only_failed=True, attempts=attempts)
+        if outcome is None:
+            self.message_user(
+                request,
+                "Not replayed: it was replayed meanwhile, is being replayed right now, or is "
+                "no longer failed.",
+                messages.WARNING,
+            )
+        elif outcome.succeeded:
+            self.message_user(request, "Replayed: every receiver succeeded.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"Replayed, and it failed again ({len(outcome.failures)} receiver"
+                f"{'s' if len(outcome.failures) != 1 else ''}): see below.",
+                messages.ERROR,
+            )
+        return HttpResponseRedirect(back)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -1,12 +1,13 @@
-"""The detail page's story of one notification: its numbers page by page, its order's
-timeline, other notifications of the same numbers, and its XML for display."""
+"""The detail page's story of one notification: what failed (first, when it did), its
+numbers page by page, its order's timeline, other notifications of the same numbers, and
+its XML for display."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from ..models import Notification, TelephoneNumber
+from ..models import Notification, ProcessingState, TelephoneNumber
 from ..parsing import pretty_xml
 
 #: Telephone numbers shown per page of a notification's detail.
@@ -19,6 +20,31 @@ SAME_NUMBERS_CHECKED = 100
 SAME_NUMBERS_IDS = 1_000
 #: The body shown pretty-printed is cut at this many characters.
 XML_DISPLAY_LIMIT = 200_000
+
+
+def failure(notification: Notification) -> dict[str, Any] | None:
+    """What the top of a failed notification's page says: which receivers raised what,
+    on which attempt and when (None unless its receivers failed).
+
+    From its latest recorded attempt; a notification failed before attempts were recorded
+    has only ``last_error``, which is shown whole.
+    """
+    if notification.processing_state != ProcessingState.FAILED:
+        return None
+    latest = notification.dispatch_attempts.order_by("-number").first()
+    receivers = [
+        {"receiver": f.get("receiver", "?"), "error": f.get("error", "")}
+        for f in (latest.failures if latest else [])
+        if isinstance(f, dict)
+    ]
+    return {
+        "receivers": receivers,
+        "error": "" if receivers else notification.last_error,
+        "when": latest.started_at if latest else notification.last_attempt_at,
+        "attempt": latest.number if latest else notification.attempts,
+        "attempts": notification.attempts,
+        "trigger": latest.trigger if latest else "",
+    }
 
 
 def numbers_page(notification: Notification, requested: str | None) -> dict[str, Any]:
