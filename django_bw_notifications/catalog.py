@@ -83,6 +83,60 @@ ORDER_STATUSES: dict[str, tuple[str, ...]] = {
 EVENT_TYPES: tuple[str, ...] = ("MESSAGING_LOST",)
 
 
+#: Readable labels shown beside Bandwidth's spelling (admin, docs); only where the
+#: spelling alone does not say it. Keys as Bandwidth spells them; looked up in any case.
+ORDER_TYPE_LABELS: dict[str, str] = {
+    "portins": "port-in",
+    "orders": "new number order",
+    "portouts": "port-out",
+    "disconnects": "disconnect",
+    "dldas": "directory listing (DLDA)",
+    "lsrorders": "local service request (LSR)",
+    "e911s": "E911 address",
+    "tnoptions": "number options",
+    "externalTns": "external numbers",
+    "lidb": "caller ID name (LIDB)",
+    "lidbs": "caller ID name (LIDB)",
+    "bulkPortins": "bulk port-in",
+    "importtnorders": "import of hosted messaging numbers",
+    "removeImportedTnOrders": "removal of imported numbers",
+    "importVoiceTnOrders": "import of voice numbers",
+    "removeImportedVoiceTnOrders": "removal of imported voice numbers",
+    "csrs": "customer service record (CSR)",
+    "emergencyNotificationGroup": "emergency notification group",
+    "emergencyEndpointGroup": "emergency endpoint group",
+    "tollfreePortingValidations": "toll-free porting validation",
+    "importToAccounts": "import to another account",
+}
+
+#: Statuses whose spelling is an abbreviation or a term of the trade.
+STATUS_LABELS: dict[str, str] = {
+    "PENDING_DOCUMENTS": "waiting for documents",
+    "FOC": "firm order commitment: the port date is set",
+    "REQUESTED_SUPP": "supplement requested: correct the order",
+    "REQUESTED_CANCEL": "cancellation requested",
+    "EXCEPTION": "stopped: needs attention",
+    "SNAPBACK": "snapback: returned to the previous carrier",
+    "PARTIAL": "partly done",
+    "BACKORDERED": "back-ordered: numbers not yet available",
+    "SOA_PENDING": "waiting for the number portability database",
+    "SOA_CONFLICT": "conflict in the number portability database",
+    "NEW": "new port-out request",
+    "MODIFY": "port-out request changed",
+    "ADJUSTED_COMPLETE": "complete, the address adjusted",
+    "ADJUSTED_PARTIAL": "partly done, the address adjusted",
+    "VALID_DRAFT_TNS": "draft, its numbers valid",
+    "INVALID_DRAFT_TNS": "draft, some numbers invalid",
+    "NEEDS_ATTENTION": "needs attention",
+    "ACTION_REQUIRED": "action required",
+}
+
+#: Event types, as :data:`EVENT_TYPES`.
+EVENT_TYPE_LABELS: dict[str, str] = {
+    "MESSAGING_LOST": "messaging moved to another provider",
+}
+
+
 def normalise_name(name: str) -> str:
     """Return the case-insensitive key for an order type, status or event type."""
     return name.strip().casefold()
@@ -101,6 +155,27 @@ def is_known_status(order_type: str, status: str) -> bool:
 def is_known_event_type(event_type: str) -> bool:
     """True when ``event_type`` (any case) is in the catalogue."""
     return normalise_name(event_type) in _EVENT_TYPE_KEYS
+
+
+def order_type_label(order_type: str) -> str:
+    """The readable label of an order type (any case), or ``""`` when none is known."""
+    return _ORDER_TYPE_LABEL_KEYS.get(normalise_name(order_type), "")
+
+
+def status_label(status: str) -> str:
+    """The readable label of a status (any case), or ``""`` when none is known."""
+    return _STATUS_LABEL_KEYS.get(normalise_name(status), "")
+
+
+def event_type_label(event_type: str) -> str:
+    """The readable label of an event type (any case), or ``""`` when none is known."""
+    return _EVENT_TYPE_LABEL_KEYS.get(normalise_name(event_type), "")
+
+
+def with_label(name: str, label: str) -> str:
+    """``"FOC (firm order commitment: …)"``: Bandwidth's spelling first, as sent, and the
+    label beside it when there is one."""
+    return f"{name} ({label})" if label else name
 
 
 def all_statuses() -> tuple[str, ...]:
@@ -196,3 +271,6 @@ _FINAL_KEYS = {
     normalise_name(t): frozenset(normalise_name(s) for s in statuses)
     for t, statuses in FINAL_STATUSES.items()
 }
+_ORDER_TYPE_LABEL_KEYS = {normalise_name(k): v for k, v in ORDER_TYPE_LABELS.items()}
+_STATUS_LABEL_KEYS = {normalise_name(k): v for k, v in STATUS_LABELS.items()}
+_EVENT_TYPE_LABEL_KEYS = {normalise_name(k): v for k, v in EVENT_TYPE_LABELS.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..catalog import status_tone
+from ..catalog import status_label, status_tone, with_label
 from ..models import Notification, ProcessingState
 
 __all__ = ["processing_badge", "processing_tone", "status_badge", "status_tone"]
@@ -24,7 +24,7 @@ def processing_tone(state: str) -> str:
 
 def status_badge(notification: Notification, *, limit: int | None = None) -> SafeString:
     """The status as a coloured badge ("-" without one), cut to ``limit`` characters with
-    the whole status on hover."""
+    the whole status and its readable label on hover."""
     status = notification.status
     if not status:
         return SafeString("-")
@@ -32,7 +32,7 @@ def status_badge(notification: Notification, *, limit: int | None = None) -> Saf
     return format_html(
         '<span class="bw-badge bw-{}" title="{}">{}</span>',
         status_tone(status),
-        status,
+        with_label(status, status_label(status)),
         shown,
     )
 

@@ -16,6 +16,7 @@ from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest
 
 from ..accounts import account_names
+from ..catalog import event_type_label, order_type_label, status_label, with_label
 from ..models import Notification, ProcessingState, Source
 
 #: More distinct values than this are not listed (the URL parameter still filters).
@@ -85,7 +86,11 @@ class DistinctValuesFilter(admin.SimpleListFilter):
         current = self.value()
         if current and current not in values:  # keep a hand-typed value visible
             values.append(current)
-        return [(value, value) for value in values]
+        return [(value, with_label(value, self.label(value))) for value in values]
+
+    def label(self, value: str) -> str:
+        """The catalogue's readable label shown beside a value ("" for none)."""
+        return ""
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Notification]
@@ -98,12 +103,18 @@ class OrderTypeFilter(DistinctValuesFilter):
     title = "order type"
     field_name = "order_type"
 
+    def label(self, value: str) -> str:
+        return order_type_label(value)
+
 
 class StatusFilter(DistinctValuesFilter):
     """Statuses present; only those of the chosen order type once one is chosen."""
 
     title = "status"
     field_name = "status"
+
+    def label(self, value: str) -> str:
+        return status_label(value)
 
     def where(self, request: HttpRequest) -> tuple[str, str] | None:
         order_type = request.GET.get("order_type")
@@ -113,6 +124,9 @@ class StatusFilter(DistinctValuesFilter):
 class EventTypeFilter(DistinctValuesFilter):
     title = "event type"
     field_name = "event_type"
+
+    def label(self, value: str) -> str:
+        return event_type_label(value)
 
 
 class SubscriptionFilter(DistinctValuesFilter):

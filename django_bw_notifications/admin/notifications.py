@@ -20,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from ..catalog import event_type_label, order_type_label, status_label, with_label
 from ..dispatch.scheduling import replay
 from ..models import Notification, ProcessingState, TelephoneNumber, parse_moment
 from ..ops.health import check_health
@@ -76,6 +77,9 @@ class NotificationAdmin(ReadOnlyAdmin):
     )
     actions = ("replay_signals",)
     readonly_fields = (
+        "order_type_shown",
+        "status_shown",
+        "event_type_shown",
         "processing_badge",
         "status_badge",
         "last_error_text",
@@ -89,9 +93,9 @@ class NotificationAdmin(ReadOnlyAdmin):
             {
                 "fields": (
                     "received_at",
-                    "order_type",
-                    "status_badge",
-                    "event_type",
+                    "order_type_shown",
+                    "status_shown",
+                    "event_type_shown",
                     "order_id",
                     "customer_order_id",
                     "subscription_id",
@@ -154,9 +158,10 @@ class NotificationAdmin(ReadOnlyAdmin):
         """The order type (or event) and status, and the processing state next to them;
         long names shortened (in full on hover) so that the list keeps its width."""
         kind = obj.order_type or f"event {obj.event_type}"
+        label = order_type_label(obj.order_type) if obj.order_type else ""
         return format_html(
             '<span class="bw-what" title="{}">{}</span> {} {}',
-            kind,
+            with_label(kind, label or event_type_label(obj.event_type)),
             _short(kind, 22),
             badges.status_badge(obj, limit=20) if obj.status else "",
             self.processing_badge(obj),
@@ -186,6 +191,23 @@ class NotificationAdmin(ReadOnlyAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Notification) -> str:
         return badges.status_badge(obj)
+
+    @admin.display(description="order type")
+    def order_type_shown(self, obj: Notification) -> str:
+        """As Bandwidth spells it, with the catalogue's label beside it."""
+        return _labelled(obj.order_type, order_type_label(obj.order_type))
+
+    @admin.display(description="status")
+    def status_shown(self, obj: Notification) -> str:
+        if not obj.status:
+            return "-"
+        return format_html(
+            "{} {}", badges.status_badge(obj), _label_text(status_label(obj.status))
+        )
+
+    @admin.display(description="event type")
+    def event_type_shown(self, obj: Notification) -> str:
+        return _labelled(obj.event_type, event_type_label(obj.event_type))
 
     @admin.display(description="processing", ordering="processing_state")
     def processing_badge(self, obj: Notification) -> str:
@@ -496,6 +518,17 @@ class NotificationAdmin(ReadOnlyAdmin):
         return TemplateResponse(
             request, "bw_notifications/admin/replay_failed_confirmation.html", context
         )
+
+
+def _label_text(label: str) -> str:
+    return format_html('<span class="bw-label">{}</span>', label) if label else ""
+
+
+def _labelled(name: str, label: str) -> str:
+    """A name as sent ("-" when empty) and its readable label beside it."""
+    if not name:
+        return "-"
+    return format_html("<code>{}</code> {}", name, _label_text(label))
 
 
 def _decided_at(request: HttpRequest) -> datetime:

@@ -1,7 +1,8 @@
 """The admin in a real browser: Playwright drives Debian's Chromium against a live server.
 
 An operator logs in, opens the list, filters the failed notifications, searches a
-telephone number, opens a notification, and replays the failed one. The screenshots in
+telephone number, opens a notification, and replays the failed one; on a phone too; and
+an uptime monitor's browser reads the probe. The screenshots in
 ``docs/screenshots/`` come from this test (``make screenshots``).
 
 Skips, saying why, without Playwright (the ``browser`` dependency group: ``pip install
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -159,7 +161,8 @@ def test_an_operator_finds_the_story_and_replays_the_failure(
     # Filter by status: every FOC (a sample and port-7781), and nothing else.
     assert Notification.objects.filter(status="FOC").count() >= 2
     filters = page.locator("#changelist-filter")
-    filters.get_by_role("link", name="FOC", exact=True).click()
+    # The status as Bandwidth spells it, its readable label beside it.
+    filters.get_by_role("link", name=re.compile(r"^FOC \(firm order commitment")).click()
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(Notification.objects.filter(status="FOC").count())
     for text in rows.locator("td.field-what .bw-badge").first.all_inner_texts():
@@ -237,3 +240,107 @@ def assert_fits(page: Any) -> None:
     )
     assert widths["page"] <= widths["window"], widths
     assert widths["table"] <= widths["room"], widths
+
+
+#: A phone (an iPhone 12 to 15's CSS pixels): the on-call operator's first look.
+PHONE = (390, 844)
+
+
+@pytest.fixture
+def phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        width, height = PHONE
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+        )
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def test_on_a_phone_the_list_and_the_failed_page_are_usable(
+    phone: Any, live_server: Any, admin_user: Any, crm: dict[str, bool], tmp_path: Path
+) -> None:
+    deliver(live_server, tmp_path)
+    failed = Notification.objects.get(processing_state=ProcessingState.FAILED)
+    # A long value that must wrap, not widen the page.
+    failed.message = "Port request FOC " + "and a very-long-unbroken-explanation" * 8
+    failed.save(update_fields=["message"])
+    expect = sync_api.expect
+
+    phone.goto(live_server.url + "/admin/")
+    phone.fill("#id_username", "admin")
+    phone.fill("#id_password", "password")
+    phone.click("input[type=submit]")
+
+    # The list: each row's processing badge and its order are on screen, no sideways
+    # scrolling of the page.
+    phone.goto(live_server.url + reverse("admin:bw_notifications_notification_changelist"))
+    row = phone.locator("#result_list tbody tr", has_text="port-7781").first
+    expect(row).to_be_visible()
+    for cell in (row.locator("td.field-what .bw-badge").last, row.locator("td.field-order")):
+        box = cell.bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= PHONE[0], box
+    assert_no_sideways_page(phone)
+    shoot(phone, "admin-list-phone", tmp_path)
+
+    # The failed notification's page: the failure and its replay button first, long
+    # values wrapped.
+    phone.goto(
+        live_server.url + reverse("admin:bw_notifications_notification_change", args=[failed.pk])
+    )
+    panel = phone.locator("#failure")
+    expect(panel).to_contain_text("CRM unreachable")
+    button = panel.get_by_role("button", name="Replay its receivers")
+    expect(button).to_be_in_viewport()
+    assert_no_sideways_page(phone)
+    message = phone.locator(".field-message .readonly")
+    box = message.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= PHONE[0], box
+    shoot(phone, "admin-failed-phone", tmp_path)
+
+    # Replay from the phone: one press, once.
+    crm["down"] = False
+    button.click()
+    expect(phone.locator("ul.messagelist")).to_contain_text("Replayed: every receiver succeeded.")
+    failed.refresh_from_db()
+    assert failed.processing_state == ProcessingState.PROCESSED
+    assert failed.attempts == 2
+
+    # The app's dashboard fits too.
+    phone.goto(live_server.url + "/admin/bw_notifications/")
+    expect(phone.locator(".bw-dashboard")).to_be_visible()
+    assert_no_sideways_page(phone)
+
+
+def assert_no_sideways_page(page: Any) -> None:
+    widths = page.evaluate(
+        "() => ({page: document.documentElement.scrollWidth,"
+        " window: document.documentElement.clientWidth})"
+    )
+    assert widths["page"] <= widths["window"], widths
+
+
+def test_the_probe_in_a_browser(phone: Any, live_server: Any, tmp_path: Path) -> None:
+    """What an uptime monitor's browser check sees: no login, 503 then 200, no details."""
+    probe = live_server.url + reverse("bw_notifications_ops:probe")
+    # Nothing received yet on a fresh install: unhealthy, and says nothing more.
+    response = phone.goto(probe)
+    assert response.status == 503
+    assert phone.locator("body").inner_text().strip() == "unhealthy"
+    assert "admin" not in phone.url  # no login page in the way
+    deliver(live_server, tmp_path)
+    Notification.objects.filter(processing_state=ProcessingState.FAILED).delete()
+    response = phone.goto(probe)
+    assert response.status == 200
+    assert phone.locator("body").inner_text().strip() == "ok"
