@@ -530,6 +530,19 @@ def check_operations(**kwargs: Any) -> list[CheckMessage]:
                 id="bw_notifications.E014",
             )
         )
+    every = _setting("METRICS_SUBSCRIPTIONS_EVERY")
+    if every is not _MISSING and not (
+        isinstance(every, (int, float)) and not isinstance(every, bool) and every >= 0
+    ):
+        messages.append(
+            Error(
+                f"BW_NOTIFICATIONS_METRICS_SUBSCRIPTIONS_EVERY must be a number of seconds "
+                f"from 0, got {every!r}.",
+                hint="300 (the default) lists Bandwidth's subscriptions every 5 minutes per "
+                "process; 0 never does.",
+                id="bw_notifications.E014",
+            )
+        )
     pairs = _setting("METRICS_BASIC_AUTH")
     if pairs not in (_MISSING, None) and (
         not is_credential_list(pairs) or any(":" in username for username, _ in pairs)

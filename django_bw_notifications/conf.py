@@ -177,6 +177,12 @@ class Settings:
         return value if value is not None else ()
 
     @property
+    def METRICS_SUBSCRIPTIONS_EVERY(self) -> float:
+        """Seconds between two listings of an account's subscriptions for the metrics,
+        per process (5 minutes; 0: the metrics never call the Numbers API)."""
+        return float(self._get("METRICS_SUBSCRIPTIONS_EVERY", 300))
+
+    @property
     def ACCOUNTS(self) -> dict[str, Any]:
         """Bandwidth accounts by name: API credentials, callback URL and subscriptions
         wanted, for the Numbers API client and its commands (see ``accounts``)."""

@@ -201,9 +201,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     def status_shown(self, obj: Notification) -> str:
         if not obj.status:
             return "-"
-        return format_html(
-            "{} {}", badges.status_badge(obj), _label_text(status_label(obj.status))
-        )
+        return format_html("{} {}", badges.status_badge(obj), _label_text(status_label(obj.status)))
 
     @admin.display(description="event type")
     def event_type_shown(self, obj: Notification) -> str:

@@ -4,13 +4,16 @@ Every figure comes from the tables, not from counters in the process, so each gu
 worker and each host answers a scrape with the same numbers and no multiprocess mode is
 needed. A scrape costs a fixed number of queries whatever the table sizes: the health
 check's (one per account, plus two), and one ``GROUP BY`` each for notifications,
-refused deliveries, orders and numbers. Needs ``prometheus_client`` (the ``metrics``
-extra). The names are listed in ``docs/operations.md``.
+refused deliveries, orders and numbers. The subscriptions' figures come from Bandwidth,
+listed at most every few minutes per process (:mod:`.subscriptions`), never waited on
+for long. Needs ``prometheus_client`` (the ``metrics`` extra). The names are listed in
+``docs/operations.md``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -19,9 +22,12 @@ from django.db.models.functions import Lower
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ..bandwidth.subscriptions import health as subscription_problems
+from ..conf import app_settings
 from ..intake.delivery import RECONCILED
 from ..models import AccountNumber, Notification, Order, RejectedDelivery
 from .health import Health, check_health
+from .subscriptions import listings
 
 __all__ = ["REFUSAL_REASONS", "NotificationsCollector", "registry"]
 
@@ -42,6 +48,7 @@ class NotificationsCollector(Collector):
         yield from _refusals()
         yield from _orders()
         yield from _numbers()
+        yield from _subscriptions()
 
 
 def registry() -> CollectorRegistry:
@@ -164,6 +171,47 @@ def _numbers() -> Iterator[Metric]:
     for account, n in sorted(flagged.items()):
         lost.add_metric([account], n)
     yield from (numbers, lost)
+
+
+def _subscriptions() -> Iterator[Metric]:
+    listed = _gauge(
+        "subscriptions_listed",
+        "1 when the account's subscriptions could be listed from Bandwidth.",
+        ("account",),
+    )
+    count = _gauge(
+        "subscriptions", "The account's subscriptions at Bandwidth.", ("account", "kind")
+    )
+    expiry = _gauge(
+        "subscription_expiry_seconds",
+        "Seconds before Bandwidth stops notifying on the subscription.",
+        ("account", "subscription_id", "kind"),
+    )
+    problems = _gauge(
+        "subscription_problems",
+        "What bw_notifications_subscriptions status reports for the account (expiring "
+        "within BW_NOTIFICATIONS_RENEW_BEFORE, no credentials, pointing elsewhere, missing).",
+        ("account",),
+    )
+    now = time.monotonic()
+    for listing in listings():
+        name = listing.account.name
+        listed.add_metric([name], 0 if listing.subscriptions is None else 1)
+        if listing.subscriptions is None:
+            continue
+        for kind, n in sorted(Counter(s.kind for s in listing.subscriptions).items()):
+            count.add_metric([name, kind], n)
+        for subscription in listing.subscriptions:
+            left = listing.seconds_left(subscription, now)
+            if left is not None:
+                expiry.add_metric([name, subscription.id, subscription.kind], left)
+        found = subscription_problems(
+            listing.account,
+            list(listing.subscriptions),
+            renew_before=app_settings.RENEW_BEFORE,
+        )
+        problems.add_metric([name], len(found))
+    yield from (listed, count, expiry, problems)
 
 
 def _unix(moment: datetime) -> float:
