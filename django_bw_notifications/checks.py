@@ -25,6 +25,8 @@ from .accounts import account_names, account_problems, endpoints, is_credential_
 from .conf import PREFIX, SECRET_HEADERS, app_settings
 from .intake import spool
 from .intake.addresses import parse_networks
+from .routes import SLASH_MIDDLEWARE as _SLASH_MIDDLEWARE
+from .routes import callback_url_problem, routes_to_endpoint
 
 _MISSING = object()
 
@@ -388,16 +390,10 @@ def check_url_included(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
-#: The middleware that serves the endpoint's URL without its trailing slash.
-_SLASH_MIDDLEWARE = "django_bw_notifications.middleware.EndpointWithoutSlashMiddleware"
-
-
 @register(Tags.urls)
 def check_url_without_slash(**kwargs: Any) -> list[CheckMessage]:
     """W011: the endpoint's URL without its trailing slash is not served (a POST there is
     redirected, or a 500 with DEBUG, and the notification lost)."""
-    from .middleware import routes_to_endpoint
-
     try:
         url = reverse("bw_notifications:webhook")
     except NoReverseMatch:
@@ -415,6 +411,33 @@ def check_url_without_slash(**kwargs: Any) -> list[CheckMessage]:
             id="bw_notifications.W011",
         )
     ]
+
+
+@register(Tags.urls)
+def check_callback_urls(**kwargs: Any) -> list[CheckMessage]:
+    """W012: an account's ``CALLBACK_URL`` does not reach that account's endpoint here
+    (Bandwidth would post every notification where it is lost or misfiled)."""
+    from .accounts import AccountError, get_account
+
+    messages: list[CheckMessage] = []
+    for name in account_names():
+        try:
+            account = get_account(name)
+        except AccountError:
+            continue  # E012 says so
+        problem = callback_url_problem(account)
+        if problem:
+            messages.append(
+                Warning(
+                    f"BW_NOTIFICATIONS_ACCOUNTS[{name!r}]: {problem}.",
+                    hint=f"Set CALLBACK_URL to the public URL of reverse("
+                    f'"bw_notifications:account_webhook", kwargs={{"account": {name!r}}}) '
+                    "(the plain endpoint's for the 'default' account), with its trailing "
+                    "slash; behind a proxy that rewrites paths, silence this check.",
+                    id="bw_notifications.W012",
+                )
+            )
+    return messages
 
 
 @register()

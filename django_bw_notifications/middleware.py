@@ -19,26 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import Resolver404, ResolverMatch, resolve
 
-from .views import WebhookView
+from .routes import resolve_or_none, routes_to_endpoint
 
-__all__ = ["EndpointWithoutSlashMiddleware", "routes_to_endpoint"]
-
-
-def routes_to_endpoint(path: str, urlconf: str | None = None) -> bool:
-    """True when ``path`` resolves to a :class:`~django_bw_notifications.views.WebhookView`
-    (any subclass)."""
-    match = _resolve(path, urlconf)
-    view_class = getattr(match.func, "view_class", None) if match else None
-    return isinstance(view_class, type) and issubclass(view_class, WebhookView)
-
-
-def _resolve(path: str, urlconf: str | None) -> ResolverMatch | None:
-    try:
-        return resolve(path, urlconf)
-    except Resolver404:
-        return None
+__all__ = ["EndpointWithoutSlashMiddleware"]
 
 
 class EndpointWithoutSlashMiddleware:
@@ -52,7 +36,7 @@ class EndpointWithoutSlashMiddleware:
         if path and not path.endswith("/"):
             # A host may route per request (request.urlconf, set by earlier middleware).
             urlconf = getattr(request, "urlconf", None)
-            if routes_to_endpoint(path + "/", urlconf) and _resolve(path, urlconf) is None:
+            if routes_to_endpoint(path + "/", urlconf) and resolve_or_none(path, urlconf) is None:
                 request.path_info = path + "/"
                 request.path += "/"
         return self.get_response(request)

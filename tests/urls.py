@@ -33,4 +33,6 @@ urlpatterns += [
     path("hosted/notifications/", WebhookView.as_view(), name="hosted_webhook"),
     path("subclassed/notifications/", HostWebhookView.as_view(), name="subclassed_webhook"),
     path("hooked/notifications/", DispatchHookView.as_view(), name="hooked_webhook"),
+    # The client tests' CALLBACK_URL (https://example.com/bandwidth/): the plain endpoint.
+    path("bandwidth/", WebhookView.as_view(), name="callback_webhook"),
 ]

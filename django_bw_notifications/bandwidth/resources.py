@@ -54,8 +54,11 @@ class Subscription:
     number_format: str = ""
     #: The Basic username Bandwidth sends, "" for a subscription without credentials.
     username: str = ""
-    #: True when Bandwidth says the subscription has callback credentials.
+    #: True when Bandwidth says the subscription sends Basic credentials (the only kind
+    #: our endpoint accepts).
     has_credentials: bool = False
+    #: True when its ``CallbackCredentials`` hold only a ``PublicKey``, no Basic pair.
+    public_key_only: bool = False
     #: The address of an e-mail subscription (``EmailSubscription``), "" for none.
     email: str = ""
     #: False for a subscription that only e-mails (no ``CallbackSubscription``): it
@@ -242,7 +245,16 @@ def read_subscription(element: Element) -> Subscription:
     username = text_of(
         callback, "CallbackCredentials", "BasicAuthentication", "Username"
     ) or text_of(callback, "User")
-    has_credentials = bool(username) or child(callback, "CallbackCredentials") is not None
+    credentials = child(callback, "CallbackCredentials")
+    # Only a Basic pair is credentials our endpoint accepts: a PublicKey alone (for
+    # Bandwidth's other products) gets every delivery a 401 here.
+    basic = child(credentials, "BasicAuthentication")
+    has_credentials = bool(username) or basic is not None
+    public_key_only = (
+        not has_credentials
+        and credentials is not None
+        and child(credentials, "PublicKey") is not None
+    )
     expiry_text = text_of(callback, "Expiry")
     return Subscription(
         id=text_of(element, "SubscriptionId"),
@@ -255,6 +267,7 @@ def read_subscription(element: Element) -> Subscription:
         number_format=text_of(callback, "NumberFormat"),
         username=username,
         has_credentials=has_credentials,
+        public_key_only=public_key_only,
         email=email,
         is_callback=callback is not None,
     )

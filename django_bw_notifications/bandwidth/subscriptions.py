@@ -18,7 +18,15 @@ from ..accounts import Account
 from ..catalog import normalise_name
 from .client import Subscription, SubscriptionSpec
 
-__all__ = ["Change", "desired", "health", "is_ours", "plan_ensure", "plan_renew"]
+__all__ = [
+    "Change",
+    "desired",
+    "expires_soon",
+    "health",
+    "is_ours",
+    "plan_ensure",
+    "plan_renew",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,32 @@ def is_ours(account: Account, subscription: Subscription) -> bool:
         and not subscription.order_id
         and _same_url(subscription.url, account.callback_url)
     )
+
+
+def expires_soon(subscription: Subscription, renew_before: int) -> str:
+    """Why ``subscription`` needs renewing (``"expires in 3600 s"``, or ``"expires in
+    unknown"`` when Bandwidth reports no ``Expiry``), or ``""`` when it does not.
+
+    The one expiry rule: ``status``, ``ensure``, ``renew`` and the metrics all ask here.
+    An expiry not reported is treated as expiring: renewing sets one, and a subscription
+    whose end nobody knows is not one to trust.
+    """
+    if subscription.expiry is not None and subscription.expiry >= renew_before:
+        return ""
+    left = "unknown" if subscription.expiry is None else f"{subscription.expiry} s"
+    return f"expires in {left}"
+
+
+def _credentials_problem(subscription: Subscription) -> str:
+    """Why deliveries of ``subscription`` would be refused for credentials ("" if not)."""
+    if subscription.public_key_only:
+        return (
+            "only a PublicKey in its CallbackCredentials, no Basic pair: every delivery "
+            "gets 401 here"
+        )
+    if not subscription.has_credentials:
+        return "no callback credentials; anyone could post to its URL"
+    return ""
 
 
 def plan_ensure(
@@ -82,17 +116,15 @@ def plan_renew(
     for subscription in existing:
         if not is_ours(account, subscription):
             continue
-        if subscription.expiry is not None and subscription.expiry >= renew_before:
+        reason = expires_soon(subscription, renew_before)
+        if not reason:
             continue
         # Ours even when its type is no longer configured: it still delivers here, so it
         # is renewed all the same, with the configured URL, credentials and format.
         spec = specs.get(_kind_key(subscription.kind)) or _spec(
             account, order_type=subscription.order_type, event_type=subscription.event_type
         )
-        left = "unknown" if subscription.expiry is None else f"{subscription.expiry} s"
-        changes.append(
-            Change("update", subscription.kind, f"expires in {left}", spec, subscription.id)
-        )
+        changes.append(Change("update", subscription.kind, reason, spec, subscription.id))
     return changes
 
 
@@ -103,10 +135,19 @@ def health(account: Account, existing: list[Subscription], *, renew_before: int)
         if not subscription.is_callback:
             continue  # an e-mail subscription posts nowhere: nothing to secure or reach
         label = f"{subscription.id} ({subscription.kind})"
-        if not subscription.has_credentials:
-            problems.append(f"{label}: no callback credentials; anyone could post to its URL")
-        if subscription.expiry is not None and subscription.expiry < renew_before:
-            problems.append(f"{label}: expires in {subscription.expiry} s")
+        credentials = _credentials_problem(subscription)
+        if credentials:
+            problems.append(f"{label}: {credentials}")
+        elif is_ours(account, subscription) and subscription.username and account.basic_auth:
+            accepted = {username for username, _ in account.basic_auth}
+            if subscription.username not in accepted:
+                problems.append(
+                    f"{label}: sends username {subscription.username!r}, which this "
+                    "account's endpoint does not accept: every delivery gets 401 here"
+                )
+        expiring = expires_soon(subscription, renew_before)
+        if expiring:
+            problems.append(f"{label}: {expiring}")
         if subscription.last_delivery_ok is False:
             problems.append(f"{label}: last delivery failed ({subscription.status})")
         if not subscription.order_id and not _same_url(subscription.url, account.callback_url):
@@ -123,15 +164,17 @@ def health(account: Account, existing: list[Subscription], *, renew_before: int)
 
 def _differences(spec: SubscriptionSpec, current: Subscription, renew_before: int) -> list[str]:
     reasons = []
-    if not current.has_credentials:
+    if current.public_key_only:
+        reasons.append("only a PublicKey, no Basic credentials")
+    elif not current.has_credentials:
         reasons.append("no credentials")
     elif current.username and current.username != spec.username:
         reasons.append(f"username {current.username!r}")
     if current.number_format and current.number_format.upper() != spec.number_format:
         reasons.append(f"number format {current.number_format}")
-    if current.expiry is None or current.expiry < renew_before:
-        left = "unknown" if current.expiry is None else f"{current.expiry} s"
-        reasons.append(f"expires in {left}")
+    expiring = expires_soon(current, renew_before)
+    if expiring:
+        reasons.append(expiring)
     return reasons
 
 

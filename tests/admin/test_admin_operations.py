@@ -260,7 +260,7 @@ def test_detail_shows_every_parsed_field(
     )
     html = admin_client.get(change_url(notification)).content.decode()
     for text in (
-        "<code>portins</code> <span class=\"bw-label\">port-in</span>",
+        '<code>portins</code> <span class="bw-label">port-in</span>',
         '<span class="bw-badge bw-success" title="FOC (firm order commitment: the port date '
         'is set)">FOC</span>',
         '<span class="bw-label">firm order commitment: the port date is set</span>',

@@ -14,6 +14,7 @@ from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
 from django_bw_notifications.ops import subscriptions
+from tests.support import PASSWORD, USERNAME
 
 pytestmark = pytest.mark.django_db
 
@@ -47,15 +48,15 @@ def test_subscriptions_and_their_expiry_are_reported(
 ) -> None:
     week = 7 * 24 * 3600
     one = fake_bandwidth.add_subscription(
-        ACCOUNT, order_type="portins", url=OURS, expiry=week, username="bw", password="pw"
+        ACCOUNT, order_type="portins", url=OURS, expiry=week, username=USERNAME, password=PASSWORD
     )
     fake_bandwidth.add_subscription(
         ACCOUNT,
         order_type="orders",
         url=OURS,
         expiry=365 * 24 * 3600,
-        username="bw",
-        password="pw",
+        username=USERNAME,
+        password=PASSWORD,
     )
     samples = scrape(admin_client)
     assert samples[("bw_notifications_subscriptions_listed", (("account", "default"),))] == 1
@@ -82,7 +83,7 @@ def test_bandwidth_is_listed_once_per_interval_and_the_expiry_counts_down(
     admin_client: Client, fake_bandwidth: Any, settings: Any
 ) -> None:
     one = fake_bandwidth.add_subscription(
-        ACCOUNT, order_type="portins", url=OURS, expiry=86400, username="bw", password="pw"
+        ACCOUNT, order_type="portins", url=OURS, expiry=86400, username=USERNAME, password=PASSWORD
     )
     key = (
         "bw_notifications_subscription_expiry_seconds",

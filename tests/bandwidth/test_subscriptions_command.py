@@ -263,7 +263,7 @@ def test_several_accounts_act_separately(fake_bandwidth: Any, settings: Any) -> 
         "east": account_settings(
             fake_bandwidth,
             "9900002",
-            CALLBACK_URL="https://example.com/bandwidth/east/",
+            CALLBACK_URL="https://example.com/bandwidth/notifications/east/",
             ORDER_TYPES=["portins"],
             EVENT_TYPES=[],
         ),
@@ -271,11 +271,17 @@ def test_several_accounts_act_separately(fake_bandwidth: Any, settings: Any) -> 
     run("ensure", "--account", "east")
     assert fake_bandwidth.subscriptions[ACCOUNT] == {}
     (east,) = fake_bandwidth.subscriptions["9900002"].values()
-    assert (east.order_type, east.url) == ("portins", "https://example.com/bandwidth/east/")
+    assert (east.order_type, east.url) == (
+        "portins",
+        "https://example.com/bandwidth/notifications/east/",
+    )
     run("ensure")
     assert kinds(fake_bandwidth) == WANTED
     body = parse_xml(fake_bandwidth.changes()[0].body)
-    assert body.findtext("CallbackSubscription/URL") == "https://example.com/bandwidth/east/"
+    assert (
+        body.findtext("CallbackSubscription/URL")
+        == "https://example.com/bandwidth/notifications/east/"
+    )
 
 
 def test_renew_keeps_ours_alive_even_when_its_type_is_no_longer_configured(

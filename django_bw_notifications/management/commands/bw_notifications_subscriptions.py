@@ -21,6 +21,7 @@ from ...accounts import Account, AccountError, get_account, get_accounts
 from ...bandwidth.client import BandwidthAPIError, NumbersClient, Subscription
 from ...bandwidth.subscriptions import Change, health, is_ours, plan_ensure, plan_renew
 from ...conf import app_settings
+from ...routes import callback_url_problem
 
 
 class Command(BaseCommand):
@@ -47,7 +48,8 @@ class Command(BaseCommand):
         ensure.add_argument(
             "--force",
             action="store_true",
-            help="update every subscription of ours (after changing the callback password)",
+            help="update every subscription of ours (after changing the callback password); "
+            "subscribe even a CALLBACK_URL that reaches no endpoint of this account here",
         )
         renew = add("renew", "extend subscriptions that expire soon (for cron)")
         renew.add_argument("--dry-run", action="store_true")
@@ -109,6 +111,10 @@ class Command(BaseCommand):
     def _ensure(
         self, account: Account, client: NumbersClient, options: dict[str, Any]
     ) -> list[dict[str, str]]:
+        problem = callback_url_problem(account)
+        if problem and not options["force"]:
+            # Subscribing a URL that reaches nothing here loses every notification.
+            raise AccountError(f"not subscribing: {problem}; fix CALLBACK_URL (or --force)")
         plan = plan_ensure(
             account,
             client.list_subscriptions(),
@@ -213,7 +219,11 @@ class Command(BaseCommand):
                 else "unknown",
                 row["format"] or "-",
                 row["last_status"] or "-",
-                "yes" if row["has_credentials"] else ("NO" if row["is_callback"] else "-"),
+                "yes"
+                if row["has_credentials"]
+                else "PublicKey only"
+                if row["public_key_only"]
+                else ("NO" if row["is_callback"] else "-"),
             ]
             for row in rows
         ]
@@ -241,6 +251,7 @@ def _as_dict(account: Account, subscription: Subscription) -> dict[str, Any]:
         "format": subscription.number_format,
         "last_status": subscription.status,
         "has_credentials": subscription.has_credentials,
+        "public_key_only": subscription.public_key_only,
         "is_callback": subscription.is_callback,
         "email": subscription.email,
         "ours": is_ours(account, subscription),
