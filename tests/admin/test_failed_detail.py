@@ -37,7 +37,7 @@ def crm(connect: Any) -> CRM:
 
 @pytest.fixture
 def failed(deliver: Any, crm: CRM) -> Notification:
-    notification = deliver(payload("01"))
+    notification: Notification = deliver(payload("01"))
     assert notification.processing_state == ProcessingState.FAILED
     return notification
 

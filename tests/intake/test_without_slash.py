@@ -78,7 +78,7 @@ def test_without_the_middleware_a_post_is_redirected_and_the_check_says_so(
     warnings = [m for m in run_checks() if m.id == "bw_notifications.W011"]
     assert len(warnings) == 1
     assert "/bandwidth/notifications " in warnings[0].msg
-    assert MIDDLEWARE in warnings[0].hint
+    assert MIDDLEWARE in str(warnings[0].hint)
 
 
 def test_the_check_is_quiet_with_the_middleware_or_a_route_of_its_own(
