@@ -401,11 +401,16 @@ def check_url_without_slash(**kwargs: Any) -> list[CheckMessage]:
     bare = url.rstrip("/")
     if not bare or _SLASH_MIDDLEWARE in settings.MIDDLEWARE or routes_to_endpoint(bare):
         return []
+    answer = (
+        "Django redirects it (a 500 with DEBUG on) and Bandwidth does not follow redirects"
+        if settings.APPEND_SLASH
+        and "django.middleware.common.CommonMiddleware" in settings.MIDDLEWARE
+        else "it is answered 404"
+    )
     return [
         Warning(
             f"A POST to {bare} (the endpoint's URL without its trailing slash) is not "
-            "received: Django redirects it (a 500 with DEBUG on), Bandwidth does not follow "
-            "redirects, and the notification is lost.",
+            f"received: {answer}, and the notification is lost.",
             hint=f'Add "{_SLASH_MIDDLEWARE}" to MIDDLEWARE (anywhere), so that both URLs '
             "reach the endpoint.",
             id="bw_notifications.W011",

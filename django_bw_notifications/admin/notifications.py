@@ -81,7 +81,6 @@ class NotificationAdmin(ReadOnlyAdmin):
         "status_shown",
         "event_type_shown",
         "processing_badge",
-        "status_badge",
         "last_error_text",
         "dispatch_history",
         "delivery_order",
@@ -187,10 +186,6 @@ class NotificationAdmin(ReadOnlyAdmin):
     @admin.display(description="numbers", ordering=None)
     def numbers(self, obj: Notification) -> int:
         return obj.telephone_number_count
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: Notification) -> str:
-        return badges.status_badge(obj)
 
     @admin.display(description="order type")
     def order_type_shown(self, obj: Notification) -> str:

@@ -42,7 +42,13 @@ class EndpointHealth:
     def name(self) -> str:
         """How people are told about it: ``account 'east'``, or ``the endpoint`` when no
         accounts are configured."""
-        return f"account {self.account!r}" if self.account else "the endpoint"
+        return endpoint_name(self.account)
+
+
+def endpoint_name(account: str) -> str:
+    """How people are told about an account's endpoint: ``account 'east'``, or ``the
+    endpoint`` for ``""`` (no accounts configured). The admin's dashboard says it so too."""
+    return f"account {account!r}" if account else "the endpoint"
 
 
 @dataclass(frozen=True)

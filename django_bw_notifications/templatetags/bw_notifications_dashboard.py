@@ -21,7 +21,7 @@ from django.utils.http import urlencode
 
 from ..accounts import endpoints, recorded_names
 from ..models import Notification, ProcessingState, RejectedDelivery
-from ..ops.health import EndpointHealth
+from ..ops.health import endpoint_name
 
 register = template.Library()
 
@@ -188,4 +188,4 @@ def _account_query(names: tuple[str, ...]) -> dict[str, str]:
 def _shown_name(account: str) -> str:
     """The account's name; for "" (the plain endpoint while no account is called
     ``default``) the words health uses."""
-    return account or EndpointHealth(account, "", None, silent=False).name
+    return account or endpoint_name(account)

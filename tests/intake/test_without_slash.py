@@ -88,3 +88,12 @@ def test_the_check_is_quiet_with_the_middleware_or_a_route_of_its_own(
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE]
     settings.ROOT_URLCONF = "tests.urls_both_forms"
     assert not [m for m in run_checks() if m.id == "bw_notifications.W011"]
+
+
+def test_the_check_says_404_when_django_would_not_redirect(client: Any, settings: Any) -> None:
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE]
+    settings.APPEND_SLASH = False
+    assert send(client, "/bandwidth/notifications", payload("01")).status_code == 404
+    [warning] = [m for m in run_checks() if m.id == "bw_notifications.W011"]
+    assert "answered 404" in warning.msg
+    assert "redirect" not in warning.msg
