@@ -223,6 +223,15 @@ def recorded_names(name: str) -> tuple[str, ...]:
     return (name, "") if name == DEFAULT_ACCOUNT else (name,)
 
 
+def account_of(recorded: str) -> str:
+    """The account a row whose ``account`` is ``recorded`` belongs to: the inverse of
+    :func:`recorded_names` (``""`` is ``default``'s once that account is configured).
+    Health and the metrics name accounts so."""
+    if recorded == "" and DEFAULT_ACCOUNT in _raw_accounts():
+        return DEFAULT_ACCOUNT
+    return recorded
+
+
 def endpoint(name: str | None) -> Endpoint | None:
     """The endpoint of account ``name``; None if there is no such account.
 

@@ -22,7 +22,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .accounts import account_names, account_problems, endpoints, is_credential_list
-from .conf import PREFIX, SECRET_HEADERS, app_settings
+from .conf import PREFIX, SECRET_HEADERS, SILENT_NEVER, app_settings, duration_problem
 from .intake import spool
 from .intake.addresses import parse_networks
 from .routes import SLASH_MIDDLEWARE as _SLASH_MIDDLEWARE
@@ -533,6 +533,25 @@ def check_connect_timeout(**kwargs: Any) -> list[CheckMessage]:
 def check_operations(**kwargs: Any) -> list[CheckMessage]:
     """E014: the health and metrics settings must have their shapes."""
     messages: list[CheckMessage] = []
+    for name, none_means, hint in (
+        (
+            "SILENT_AFTER",
+            SILENT_NEVER,
+            "Seconds, e.g. 86400 (the default: a day) for an account that hears from "
+            "Bandwidth daily; None for one that may legitimately hear nothing for days.",
+        ),
+        (
+            "STUCK_AFTER",
+            None,
+            "Seconds, e.g. 900 (the default): three runs of a sweeper every five minutes.",
+        ),
+    ):
+        value = _setting(name)
+        problem = (
+            None if value is _MISSING else duration_problem(name, value, none_means=none_means)
+        )
+        if problem:
+            messages.append(Error(f"{problem}.", hint=hint, id="bw_notifications.E014"))
     threshold = _setting("FAILED_ALERT_AT")
     if threshold not in (_MISSING, None) and not (
         isinstance(threshold, int) and not isinstance(threshold, bool) and threshold >= 1
@@ -626,3 +645,29 @@ def _routed(url_name: str) -> bool:
     except NoReverseMatch:
         return False
     return True
+
+
+@register(Tags.signals)
+def check_receivers(**kwargs: Any) -> list[CheckMessage]:
+    """W013: no receiver is connected to any of the app's notification signals, so
+    every notification is stored (and the order book kept) but the project does nothing
+    with it: most often the module of ``@on_order`` receivers is never imported."""
+    from .signals import all_signals, health_problem, health_recovered
+
+    told = [
+        signal
+        for signal in all_signals().values()
+        if signal is not health_problem and signal is not health_recovered
+    ]
+    if any(signal.receivers for signal in told):
+        return []
+    return [
+        Warning(
+            "No receiver is connected to any Bandwidth notification signal: notifications "
+            "are stored, but nothing in this project reacts to them.",
+            hint="Import the module with your @on_order / @on_event receivers from your "
+            "AppConfig.ready() (see the README's 'A first receiver'). A project that only "
+            "reads the admin, the API or the order book can silence bw_notifications.W013.",
+            id="bw_notifications.W013",
+        )
+    ]

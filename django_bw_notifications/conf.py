@@ -3,7 +3,9 @@
 Each property is one ``BW_NOTIFICATIONS_<NAME>`` setting with its default. Nothing is
 cached or written back into ``settings``, so ``override_settings`` works in tests. Shape
 errors are reported by the system checks in :mod:`django_bw_notifications.checks`; the
-properties return what is set, and code that uses them must not assume more.
+properties return what is set, and code that uses them must not assume more. The health
+thresholds are the exception: a wrong one raises ``ImproperlyConfigured`` with the
+check's words, which the probe, the scrape and the command answer as "cannot tell".
 """
 
 from __future__ import annotations
@@ -13,11 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 PREFIX = "BW_NOTIFICATIONS_"
 
+#: What ``BW_NOTIFICATIONS_SILENT_AFTER = None`` does.
+SILENT_NEVER = "never report silence"
+
 #: Request headers that may hold secrets: never stored, even when listed.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def duration_problem(name: str, value: object, *, none_means: str | None = None) -> str | None:
+    """What is wrong with ``value`` as the setting ``name``'s number of seconds (more than
+    0, or None when ``none_means`` says what None does), or None when nothing is. System
+    check E014 and the properties below say the same."""
+    if value is None and none_means is not None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf"):
+        return None
+    allowed = f", or None ({none_means})" if none_means is not None else ""
+    return f"{PREFIX}{name} must be a number of seconds above 0{allowed}, got {value!r}"
 
 
 class Settings:
@@ -148,13 +166,20 @@ class Settings:
         """Seconds without a delivery on an endpoint before health reports it (one day);
         None: never (an endpoint that legitimately hears nothing for days)."""
         value = self._get("SILENT_AFTER", 24 * 3600)
+        problem = duration_problem("SILENT_AFTER", value, none_means=SILENT_NEVER)
+        if problem:
+            raise ImproperlyConfigured(problem)
         return None if value is None else float(value)
 
     @property
     def STUCK_AFTER(self) -> float:
         """Seconds after which an unfinished dispatch counts as stuck for health (15
         minutes: three runs of a sweeper every five)."""
-        return float(self._get("STUCK_AFTER", 900))
+        value = self._get("STUCK_AFTER", 900)
+        problem = duration_problem("STUCK_AFTER", value)
+        if problem:
+            raise ImproperlyConfigured(problem)
+        return float(value)
 
     @property
     def FAILED_ALERT_AT(self) -> int | None:

@@ -11,7 +11,13 @@ from django.urls import Resolver404, ResolverMatch, resolve
 
 from .accounts import Account, Endpoint, endpoint
 
-__all__ = ["SLASH_MIDDLEWARE", "callback_url_problem", "endpoint_at", "routes_to_endpoint"]
+__all__ = [
+    "SLASH_MIDDLEWARE",
+    "callback_url_problem",
+    "endpoint_at",
+    "endpoint_of_url",
+    "routes_to_endpoint",
+]
 
 #: The middleware that serves the endpoint's URL without its trailing slash.
 SLASH_MIDDLEWARE = "django_bw_notifications.middleware.EndpointWithoutSlashMiddleware"
@@ -50,17 +56,22 @@ def endpoint_at(path: str) -> Endpoint | None:
     return None
 
 
+def endpoint_of_url(url: str) -> Endpoint | None:
+    """The endpoint a POST to the public ``url`` reaches here, None for none: its path,
+    less the ``FORCE_SCRIPT_NAME`` prefix Django strips, through :func:`endpoint_at`."""
+    path = urlsplit(url).path or "/"
+    prefix = (getattr(settings, "FORCE_SCRIPT_NAME", None) or "").rstrip("/")
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    return endpoint_at(path)
+
+
 def callback_url_problem(account: Account) -> str:
     """Why Bandwidth's POSTs to ``account``'s ``CALLBACK_URL`` would not reach that
     account's endpoint here ("" when they would, or when it has none)."""
     if not account.callback_url:
         return ""
-    path = urlsplit(account.callback_url).path or "/"
-    # Behind FORCE_SCRIPT_NAME the public path carries the prefix Django strips.
-    prefix = (getattr(settings, "FORCE_SCRIPT_NAME", None) or "").rstrip("/")
-    if prefix and (path == prefix or path.startswith(prefix + "/")):
-        path = path[len(prefix) :] or "/"
-    reached = endpoint_at(path)
+    reached = endpoint_of_url(account.callback_url)
     if reached is None:
         return (
             f"its CALLBACK_URL {account.callback_url} reaches no notification endpoint of "

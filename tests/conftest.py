@@ -134,3 +134,18 @@ def live_server(live_server: Any) -> Iterator[Any]:
     after the client has its ``200``: the order book's writes take a moment)."""
     yield live_server
     settled()
+
+
+def _project_receiver(sender: Any, **kwargs: Any) -> None:
+    """What a host project's receivers module connects (check W013 looks for one)."""
+
+
+@pytest.fixture
+def project_receiver() -> Iterator[None]:
+    """A receiver connected, as in a project that reacts to its notifications: tests
+    that expect a clean ``check`` need one (the test project itself connects none)."""
+    from django_bw_notifications.signals import notification_received
+
+    notification_received.connect(_project_receiver)
+    yield
+    notification_received.disconnect(_project_receiver)

@@ -9,8 +9,9 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-# Django 6.1's model checks ask the database whether it supports JSONField.
-pytestmark = pytest.mark.django_db
+# Django 6.1's model checks ask the database whether it supports JSONField; a project's
+# receiver is connected, as in a project that reacts (W013 looks for one).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("project_receiver")]
 
 
 def ids(**kwargs: Any) -> set[str]:
@@ -223,6 +224,18 @@ def test_a_postgresql_database_without_a_short_connect_timeout_is_warned_under_d
         ("METRICS_BASIC_AUTH", "prometheus:secret", False),
         ("METRICS_BASIC_AUTH", [("prometheus", "")], False),
         ("METRICS_BASIC_AUTH", [("prom:etheus", "long-random-secret")], False),
+        ("SILENT_AFTER", 3600, True),
+        ("SILENT_AFTER", None, True),
+        ("SILENT_AFTER", 0.5, True),
+        ("SILENT_AFTER", "1d", False),
+        ("SILENT_AFTER", 0, False),
+        ("SILENT_AFTER", -60, False),
+        ("SILENT_AFTER", float("inf"), False),
+        ("STUCK_AFTER", 900, True),
+        ("STUCK_AFTER", None, False),
+        ("STUCK_AFTER", "15m", False),
+        ("STUCK_AFTER", 0, False),
+        ("STUCK_AFTER", True, False),
     ],
 )
 def test_operations_settings_of_the_wrong_shape_are_errors(
@@ -256,3 +269,39 @@ def test_without_the_api_or_metrics_routed_nothing_is_said(settings: Any) -> Non
     settings.ROOT_URLCONF = "tests.urls_without_endpoint"
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "rest_framework"]
     assert not {"bw_notifications.E015", "bw_notifications.W010"} & ids()
+
+
+def test_no_receiver_on_any_notification_signal_is_warned_until_one_is_connected() -> None:
+    from django_bw_notifications.signals import (
+        health_problem,
+        note_added,
+        notification_received,
+        on_order,
+        order_signal,
+    )
+    from tests.conftest import _project_receiver
+
+    notification_received.disconnect(_project_receiver)
+
+    def warned() -> bool:
+        return any(m.id == "bw_notifications.W013" for m in run_checks())
+
+    def receiver(sender: Any, **kwargs: Any) -> None: ...
+
+    assert warned()  # the test project itself connects none
+    health_problem.connect(receiver)  # an alert's receiver is not a notification's
+    try:
+        assert warned()
+    finally:
+        health_problem.disconnect(receiver)
+    for connect, disconnect in (
+        (lambda: on_order("portins", "COMPLETE")(receiver), order_signal("portins", "COMPLETE")),
+        (lambda: note_added.connect(receiver), note_added),
+        (lambda: on_order("madeuporders", strict=False)(receiver), order_signal("madeuporders")),
+    ):
+        connect()
+        try:
+            assert not warned()
+        finally:
+            disconnect.disconnect(receiver)
+        assert warned()

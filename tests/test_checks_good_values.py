@@ -13,7 +13,7 @@ from django.db import connections
 
 import django_bw_notifications.dispatch
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("project_receiver")]
 
 
 def ids(**kwargs: Any) -> set[str]:

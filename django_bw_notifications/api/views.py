@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch
 from rest_framework import generics, status
@@ -297,7 +299,16 @@ class Health(APIView):
         return read_permissions()
 
     def get(self, request: Request, **kwargs: Any) -> Response:
-        return Response(check_health().as_dict())
+        try:
+            health = check_health()
+        except DatabaseError:  # a lock or a stalled server, past the time budget
+            return Response(
+                {"detail": "The database did not answer within the time budget."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        except ImproperlyConfigured as err:  # a health threshold: E014 says so too
+            return Response({"detail": str(err)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(health.as_dict())
 
 
 class Replay(APIView):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 
+from django.core import mail
+
 from .. import signals
 from .health import Health, Problem
 from .models import HealthAlert
 
-__all__ = ["announce", "logger"]
+__all__ = ["AlertEmailHandler", "announce", "logger"]
 
 #: The logger alerts go to: route its ``ERROR`` records to whoever must act.
 logger = logging.getLogger(__name__)
@@ -69,16 +71,38 @@ def _tell(problem: Problem, *, started: bool) -> None:
         logger.error("Bandwidth notifications: %s", problem.message, extra=extra)
         signal, name = signals.health_problem, "health_problem"
     else:
-        logger.info("Bandwidth notifications, cleared: %s", problem.message, extra=extra)
+        logger.info("Bandwidth notifications, cleared: %s", problem.summary, extra=extra)
         signal, name = signals.health_recovered, "health_recovered"
     # A Slack outage must not silence the e-mail, nor the next receiver.
     for receiver, result in signal.send_robust(sender=Problem, problem=problem):
         if isinstance(result, Exception):
-            # WARNING: Django's django.dispatch logger has the ERROR (and the traceback).
+            # Django's django.dispatch logger has already told it at ERROR, with the
+            # traceback: this line only says which problem it was, once.
             logger.warning(
-                "A receiver of %s (%s) raised; the others ran",
+                "A receiver of %s (%s) raised %s; the others ran",
                 name,
                 getattr(receiver, "__qualname__", repr(receiver)),
-                exc_info=result,
+                type(result).__name__,
                 extra=extra,
             )
+
+
+class AlertEmailHandler(logging.Handler):
+    """Mails each alert to ``ADMINS``: the problem in the subject, its account and key in
+    a few lines of body. Django's ``AdminEmailHandler`` would append an error report
+    (the settings, about 12 KB) to every alert, made for a crashed request, not for
+    "account 'east' has received nothing for 5 hours"."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            lines = [text, ""]
+            for name in ("problem", "account"):
+                value = getattr(record, name, "")
+                if value:
+                    lines.append(f"{name}: {value}")
+            lines.append(f"logger: {record.name}, level: {record.levelname}")
+            subject = " ".join(text.split())[:200]  # a header: one line
+            mail.mail_admins(subject, "\n".join(lines), fail_silently=True)
+        except Exception:
+            self.handleError(record)

@@ -11,18 +11,21 @@ third is loud but easy to leave lying: notifications a receiver failed on
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import router
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from ..accounts import endpoints
+from ..accounts import endpoints, recorded_names
 from ..conf import app_settings
+from ..database.budget import bounded
 from ..intake.delivery import DELIVERED
 from ..models import Notification
 
-__all__ = ["COUNT_CAP", "EndpointHealth", "Health", "Problem", "check_health"]
+__all__ = ["COUNT_CAP", "EndpointHealth", "Health", "Problem", "check_health", "read_deadline"]
 
 #: Failed notifications are counted up to this many (the admin's list says more).
 COUNT_CAP = 10_000
@@ -58,10 +61,16 @@ class Problem:
 
     #: ``stuck``, ``failed`` or ``silent:<account>``.
     key: str
-    #: One sentence for a person, saying what to do.
+    #: One sentence for a person: what is wrong, then ``": "`` and what to do.
     message: str
     #: The account it concerns; "" when it concerns the whole app.
     account: str = ""
+
+    @property
+    def summary(self) -> str:
+        """What is wrong, without the advice: what a clearing says (``cleared: 3
+        notification(s) failed in a receiver``), where advice would be stale."""
+        return self.message.split(": ", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -155,8 +164,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def check_health(now: datetime | None = None, *, verdict_only: bool = False) -> Health:
-    """Measure it: one query per endpoint (indexed), one for stuck, one for failed.
+def read_deadline() -> float:
+    """When the operators' reads give up: ``BW_NOTIFICATIONS_TIME_BUDGET`` from now (a
+    :func:`time.monotonic` instant). The probe, the scrape, the API's ``health/``, the
+    admin's banner and ``bw_notifications_health`` all read within it, so a lock or a
+    stalled database makes them answer ``503`` (or say so) in time instead of holding a
+    worker until it is killed, and the deliveries waiting for one with it."""
+    return time.monotonic() + app_settings.TIME_BUDGET
+
+
+def check_health(
+    now: datetime | None = None, *, verdict_only: bool = False, deadline: float | None = None
+) -> Health:
+    """Measure it: one indexed query per account (two for ``default``, whose rows may
+    carry ``""``), one for stuck, one for failed; all before ``deadline``
+    (:func:`read_deadline` when not given), or a :class:`~django.db.DatabaseError`.
 
     Failed ones are counted up to :data:`COUNT_CAP`, or with ``verdict_only`` up to
     ``BW_NOTIFICATIONS_FAILED_ALERT_AT`` only: all :attr:`Health.ok` depends on (the
@@ -164,24 +186,44 @@ def check_health(now: datetime | None = None, *, verdict_only: bool = False) -> 
     now = now or timezone.now()
     failed_up_to = (app_settings.FAILED_ALERT_AT or 1) if verdict_only else COUNT_CAP
     silent_after = app_settings.SILENT_AFTER
-    seen: dict[str, EndpointHealth] = {}
+    stuck_after = app_settings.STUCK_AFTER
+    accounts: dict[str, str] = {}
     for endpoint in endpoints():
-        if endpoint.account in seen:
-            continue  # the default account's two URLs record the same account
-        last = (
-            Notification.objects.filter(account=endpoint.account, source=DELIVERED)
-            .order_by("-received_at")
-            .values_list("received_at", flat=True)
-            .first()
-        )
-        silent = silent_after is not None and (
-            last is None or now - last > timedelta(seconds=silent_after)
-        )
-        seen[endpoint.account] = EndpointHealth(endpoint.account, endpoint.label, last, silent)
-    failed = Notification.objects.failed().values("pk")[: failed_up_to + 1].count()
+        accounts.setdefault(endpoint.account, endpoint.label)  # default's two URLs: one
+    statements = sum(len(recorded_names(account)) for account in accounts) + 2
+    using = router.db_for_read(Notification)
+    with bounded(using, read_deadline() if deadline is None else deadline, statements):
+        seen = []
+        for account, label in accounts.items():
+            last = max(
+                (
+                    moment
+                    for recorded in recorded_names(account)
+                    if (moment := _last_delivery(using, recorded)) is not None
+                ),
+                default=None,
+            )
+            silent = silent_after is not None and (
+                last is None or now - last > timedelta(seconds=silent_after)
+            )
+            seen.append(EndpointHealth(account, label, last, silent))
+        failed = Notification.objects.using(using).failed().values("pk")[: failed_up_to + 1].count()
+        stuck = Notification.objects.using(using).stuck(stuck_after).count()
     return Health(
         checked_at=now,
-        stuck=Notification.objects.stuck(app_settings.STUCK_AFTER).count(),
+        stuck=stuck,
         failed=min(failed, failed_up_to),
-        endpoints=tuple(seen.values()),
+        endpoints=tuple(seen),
+    )
+
+
+def _last_delivery(using: str, account: str) -> datetime | None:
+    """When rows recorded as ``account`` last arrived from Bandwidth (the
+    ``(account, -received_at)`` index)."""
+    return (
+        Notification.objects.using(using)
+        .filter(account=account, source=DELIVERED)
+        .order_by("-received_at")
+        .values_list("received_at", flat=True)
+        .first()
     )

@@ -17,37 +17,52 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
+from django.db import router
 from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from ..accounts import account_of
 from ..bandwidth.subscriptions import health as subscription_problems
+from ..catalog import is_known_event_type, is_known_order_type
 from ..conf import app_settings
+from ..database.budget import bounded
 from ..intake.delivery import RECONCILED
 from ..models import AccountNumber, Notification, Order, RejectedDelivery
-from .health import Health, check_health
+from .health import Health, check_health, read_deadline
 from .subscriptions import listings
 
-__all__ = ["REFUSAL_REASONS", "NotificationsCollector", "registry"]
+__all__ = ["OTHER", "REFUSAL_REASONS", "NotificationsCollector", "registry"]
 
 #: ``reason`` label of ``bw_notifications_refused_deliveries`` by the answer's status.
 REFUSAL_REASONS = {400: "unparseable", 413: "too_large", 415: "unsupported_media_type"}
 
 _PREFIX = "bw_notifications_"
 
+#: The ``order_type`` or ``event_type`` label of a type the catalog does not know.
+OTHER = "other"
+
 
 class NotificationsCollector(Collector):
     """Yields every ``bw_notifications_*`` metric, measured when collected."""
 
     def collect(self) -> Iterator[Metric]:
+        # All the database's figures within one time budget (a lock or a stalled server
+        # makes the scrape answer 503 in time), read before Bandwidth is asked, so that
+        # no transaction stays open across that call.
+        deadline = read_deadline()
         # The failed count comes exact from _notifications(): not counted twice.
-        health = check_health(verdict_only=True)
-        yield from _health(health)
-        yield from _notifications()
-        yield from _refusals()
-        yield from _orders()
-        yield from _numbers()
+        health = check_health(verdict_only=True, deadline=deadline)
+        with bounded(router.db_for_read(Notification), deadline, statements=4):
+            measured = [
+                *_health(health),
+                *_notifications(),
+                *_refusals(),
+                *_orders(),
+                *_numbers(),
+            ]
+        yield from measured
         yield from _subscriptions()
 
 
@@ -103,17 +118,22 @@ def _notifications() -> Iterator[Metric]:
     )
     by_state: dict[str, int] = defaultdict(int)
     reconciled: dict[str, int] = defaultdict(int)
+    counted: Counter[tuple[str, str, str, str, str]] = Counter()
     rows = (
         Notification.objects.order_by()
         .annotate(type_=Lower("order_type"), event_=Lower("event_type"))
         .values_list("account", "type_", "event_", "processing_state", "source")
         .annotate(n=Count("id"))
     )
-    for account, order_type, event_type, state, source, n in rows:
-        stored.add_metric([account, order_type, event_type, state, source], n)
+    for recorded, order_type, event_type, state, source, n in rows:
+        account = account_of(recorded)
+        labels = (account, _order_type(order_type), _event_type(event_type), state, source)
+        counted[labels] += n
         by_state[state] += n
         if source == RECONCILED:
             reconciled[account] += n
+    for labels, n in sorted(counted.items()):
+        stored.add_metric(list(labels), n)
     yield stored
     for state in ("pending", "failed"):
         total = _gauge(f"{state}_notifications", f"Notifications whose processing is {state}.")
@@ -145,14 +165,17 @@ def _orders() -> Iterator[Metric]:
     orders = _gauge(
         "orders", "Orders in the order book, open or closed.", ("account", "order_type", "closed")
     )
+    counted: Counter[tuple[str, str, str]] = Counter()
     rows = (
         Order.objects.order_by()
         .annotate(type_=Lower("order_type"))
         .values_list("account", "type_", "closed")
         .annotate(n=Count("id"))
     )
-    for account, order_type, closed, n in rows:
-        orders.add_metric([account, order_type, "true" if closed else "false"], n)
+    for recorded, order_type, closed, n in rows:
+        counted[account_of(recorded), _order_type(order_type), "true" if closed else "false"] += n
+    for labels, n in sorted(counted.items()):
+        orders.add_metric(list(labels), n)
     yield orders
 
 
@@ -160,14 +183,18 @@ def _numbers() -> Iterator[Metric]:
     numbers = _gauge("numbers", "Numbers in the inventory by state.", ("account", "state"))
     lost = _gauge("numbers_messaging_lost", "Numbers flagged MESSAGING_LOST.", ("account",))
     flagged: dict[str, int] = defaultdict(int)
+    counted: Counter[tuple[str, str]] = Counter()
     rows = (
         AccountNumber.objects.order_by()
         .values_list("account", "state")
         .annotate(n=Count("id"), lost=Count("id", filter=Q(messaging_lost=True)))
     )
-    for account, state, n, n_lost in rows:
-        numbers.add_metric([account, state], n)
+    for recorded, state, n, n_lost in rows:
+        account = account_of(recorded)
+        counted[account, state] += n
         flagged[account] += n_lost
+    for labels, n in sorted(counted.items()):
+        numbers.add_metric(list(labels), n)
     for account, n in sorted(flagged.items()):
         lost.add_metric([account], n)
     yield from (numbers, lost)
@@ -212,6 +239,17 @@ def _subscriptions() -> Iterator[Metric]:
         )
         problems.add_metric([name], len(found))
     yield from (listed, count, expiry, problems)
+
+
+def _order_type(order_type: str) -> str:
+    """The ``order_type`` label: Bandwidth's catalogued types as stored (lower case),
+    any other ``other``, so a sender cannot grow the series without bound."""
+    return order_type if not order_type or is_known_order_type(order_type) else OTHER
+
+
+def _event_type(event_type: str) -> str:
+    """The ``event_type`` label, bounded as :func:`_order_type` is."""
+    return event_type if not event_type or is_known_event_type(event_type) else OTHER
 
 
 def _unix(moment: datetime) -> float:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -28,9 +29,11 @@ from rest_framework.views import APIView
 
 from ..api.permissions import read_permissions
 from ..conf import app_settings
+from ..database.budget import bounded
 from ..intake import spool
 from ..intake.auth import challenge, credentials_accepted
-from .health import check_health
+from ..models import Notification
+from .health import check_health, read_deadline
 
 __all__ = ["Metrics", "probe", "ready"]
 
@@ -38,6 +41,41 @@ logger = logging.getLogger(__name__)
 
 #: The last probe answer of this process: (monotonic time, healthy).
 _last_probe: tuple[float, bool] | None = None
+
+
+class _Outage:
+    """Tells once, at WARNING, that a URL of this process cannot read what it answers
+    from, and once, at INFO, that it can again: a monitor polling every few seconds
+    through an outage must not flood the logs (the alert is ``bw_notifications_health``'s).
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.since: float | None = None
+
+    def failed(self, err: Exception) -> None:
+        if self.since is not None:
+            return
+        self.since = time.monotonic()
+        expected = isinstance(err, (DatabaseError, ImproperlyConfigured))
+        logger.warning(
+            "The %s cannot read the health (%s); it answers 503 until it can (told once)",
+            self.what,
+            err,
+            exc_info=not expected,  # an unexpected error keeps its traceback
+        )
+
+    def recovered(self) -> None:
+        if self.since is None:
+            return
+        logger.info(
+            "The %s reads the health again, after %.0f s", self.what, time.monotonic() - self.since
+        )
+        self.since = None
+
+
+_probe_outage = _Outage("uptime probe")
+_scrape_outage = _Outage("metrics scrape")
 
 
 def _answer(healthy: bool) -> HttpResponse:
@@ -73,10 +111,14 @@ def probe(request: HttpRequest) -> HttpResponse:
     if ttl > 0 and _last_probe is not None and now - _last_probe[0] < ttl:
         return _answer(_last_probe[1])
     try:
+        # Within the time budget: a locked table answers 503 in time, not a 500 at the
+        # worker's timeout with the worker held all along.
         healthy = check_health(verdict_only=True).ok
-    except Exception:  # never a 500: a probe that cannot look says unhealthy
-        logger.exception("The uptime probe could not read the health")
+    except Exception as err:  # never a 500: a probe that cannot look says unhealthy
+        _probe_outage.failed(err)
         healthy = False
+    else:
+        _probe_outage.recovered()
     _last_probe = (now, healthy)
     return _answer(healthy)
 
@@ -88,8 +130,9 @@ def probe(request: HttpRequest) -> HttpResponse:
 def ready(request: HttpRequest) -> HttpResponse:
     """``200 ok`` while this process can take a delivery (the database answers, or a
     spool directory is writable), else ``503``: for a load balancer's health check."""
+    using = router.db_for_write(Notification)
     try:
-        with connection.cursor() as cursor:
+        with bounded(using, read_deadline()), connections[using].cursor() as cursor:
             cursor.execute("SELECT 1")
         return _answer(True)
     except DatabaseError:
@@ -97,11 +140,9 @@ def ready(request: HttpRequest) -> HttpResponse:
         return _answer(directory is not None and spool.can_write_now(directory))
 
 
-def _database_down() -> HttpResponse:
+def _unreadable(reason: str = "the database cannot be read") -> HttpResponse:
     return _quiet(
-        HttpResponse(
-            b"the database cannot be read\n", status=503, content_type="text/plain; charset=utf-8"
-        )
+        HttpResponse(f"{reason}\n".encode(), status=503, content_type="text/plain; charset=utf-8")
     )
 
 
@@ -152,8 +193,8 @@ class Metrics(APIView):
     def handle_exception(self, exc: Exception) -> Any:
         # DRF's authentication reads users from the database before get() runs.
         if isinstance(exc, DatabaseError):
-            logger.error("The metrics could not be read from the database: %s", exc)
-            return _database_down()
+            _scrape_outage.failed(exc)
+            return _unreadable()
         return super().handle_exception(exc)
 
     def get(self, request: Request, **kwargs: Any) -> HttpResponse:
@@ -172,8 +213,12 @@ class Metrics(APIView):
         try:
             body = encoder(registry())
         except DatabaseError as err:
-            logger.error("The metrics could not be read from the database: %s", err)
-            return _database_down()
+            _scrape_outage.failed(err)
+            return _unreadable()
+        except ImproperlyConfigured as err:  # a health threshold: E014 says so too
+            _scrape_outage.failed(err)
+            return _unreadable(str(err))
+        _scrape_outage.recovered()
         response = HttpResponse(body, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response

@@ -317,6 +317,19 @@ def test_on_a_phone_the_list_and_the_failed_page_are_usable(
     assert failed.processing_state == ProcessingState.PROCESSED
     assert failed.attempts == 2
 
+    # The dispatch history, both attempts: scrolled sideways within its own box, every
+    # column comes on screen (none is clipped by the form row holding it).
+    history = phone.locator("table.bw-history")
+    expect(history).to_contain_text("replay")
+    history.scroll_into_view_if_needed()
+    assert_no_sideways_page(phone)
+    history.evaluate("table => { table.scrollLeft = table.scrollWidth; }")
+    for cell in (history.locator("th").first, history.locator("th").last):
+        cell.evaluate("th => th.scrollIntoView({inline: 'nearest', block: 'nearest'})")
+        box = cell.bounding_box()
+        assert box is not None
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= PHONE[0], box
+
     # The app's dashboard fits too.
     phone.goto(live_server.url + "/admin/bw_notifications/")
     expect(phone.locator(".bw-dashboard")).to_be_visible()

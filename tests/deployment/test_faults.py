@@ -92,6 +92,21 @@ class Deployment:
         self.answers.append((order_id, status, time.monotonic() - started))
         return status
 
+    def get(self, path: str, authorization: str = "", timeout: float = 60) -> int:
+        """GET one of the operators' URLs as a monitor would; its status (0: no answer)."""
+        headers = {"Authorization": authorization} if authorization else {}
+        request = urllib.request.Request(self.url + path, headers=headers)
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = int(response.status)
+        except urllib.error.HTTPError as err:
+            status = err.code
+        except (ConnectionError, urllib.error.URLError, TimeoutError):
+            status = 0
+        self.answers.append((path, status, time.monotonic() - started))
+        return status
+
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A management command in its own process, as cron runs it."""
         return subprocess.run(
@@ -257,6 +272,52 @@ def test_a_table_lock_without_a_spool_is_an_honest_503_with_the_body_logged(
     assert Notification.objects.count() == 0
     # The body is in the error log, the one place it can be recovered from.
     assert "locked-nospool" in deployment.log.read_text()
+
+
+def test_a_table_lock_makes_probe_scrape_and_health_answer_503_in_time_not_hold_workers(
+    tmp_path: Path,
+) -> None:
+    # A monitor polling the probe and Prometheus scraping during a long lock: each gives
+    # up within the time budget (3 s) with an honest 503 instead of holding one of the
+    # two workers until gunicorn kills it (6 s) with a 500, so Bandwidth's deliveries
+    # still find a worker and are spooled; the cron health check says so and exits 1.
+    scrape = "Basic " + base64.b64encode(b"prometheus:scrape-password-for-the-faults").decode()
+    with deployed(tmp_path, worker_timeout=6, FAULT_TIME_BUDGET="3") as deployment:
+        locker = _lock_table_for(seconds=20)
+        with ThreadPoolExecutor(6) as pool:
+            polls = [pool.submit(deployment.get, "/ops/bandwidth/probe/") for _ in range(3)]
+            polls.append(pool.submit(deployment.get, "/ops/bandwidth/metrics/", scrape))
+            deliveries = [pool.submit(deployment.deliver, f"polled-{i}") for i in range(2)]
+            health = deployment.manage("bw_notifications_health", "--no-alerts", check=False)
+            statuses = [poll.result() for poll in polls]
+            delivered = [delivery.result() for delivery in deliveries]
+        assert locker.is_alive()  # all of it answered while the lock was still held
+        locker.join()
+        assert statuses == [503, 503, 503, 503]
+        assert delivered == [200, 200]
+        # Two workers, six requests, each given up at 3 s: three rounds at most, none
+        # waited for a worker's kill.
+        assert max(seconds for _, _, seconds in deployment.answers) < 3 * 3 + 2
+        assert "WORKER TIMEOUT" not in deployment.log.read_text()
+        assert health.returncode == 1
+        assert "cannot be read within BW_NOTIFICATIONS_TIME_BUDGET" in health.stderr
+        # Told once per worker and outage, not once per poll, and no traceback.
+        log = deployment.log.read_text()
+        assert 1 <= log.count("The uptime probe cannot read the health") <= 2
+        lines = log.splitlines()
+        told = [i for i, line in enumerate(lines) if "cannot read the health" in line]
+        assert not any(lines[i + 1].startswith("Traceback") for i in told)  # no traceback
+        for _ in range(10):  # until a worker that failed answers (either may)
+            assert deployment.get("/ops/bandwidth/probe/") in (200, 503)
+            if "The uptime probe reads the health again" in deployment.log.read_text():
+                break
+        else:
+            raise AssertionError(deployment.log.read_text())
+        deployment.manage("bw_notifications_drain_spool")
+        deployment.manage("bw_notifications_dispatch_pending", "--older-than", "0")
+        deployment.answers = [a for a in deployment.answers if a[0].startswith("polled-")]
+        assert_guarantee(deployment)
+        assert Notification.objects.count() == 2
 
 
 def test_a_database_address_that_never_accepts_is_spooled_within_the_budget(

@@ -19,6 +19,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("FAULT_CONN_MAX_AGE", 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.faultapp"]
 BW_NOTIFICATIONS_TIME_BUDGET = float(os.environ.get("FAULT_TIME_BUDGET", "3"))
 BW_NOTIFICATIONS_SPOOL_DIR = os.environ.get("FAULT_SPOOL_DIR") or None
+# What a Prometheus scrape job presents (tests/deployment/test_faults.py scrapes).
+BW_NOTIFICATIONS_METRICS_BASIC_AUTH = [("prometheus", "scrape-password-for-the-faults")]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -195,7 +195,29 @@ def test_send_command_uses_the_accounts_credentials(settings: Any, live_server: 
     assert EAST[1] not in out.getvalue()
 
 
+def test_send_command_takes_the_credentials_of_the_account_the_url_reaches(
+    settings: Any, live_server: Any
+) -> None:
+    # The plain endpoint has its own pair; east's URL wants east's, without --account.
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = [("plain-user", "plain-password-long-enough")]
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"east": {"BASIC_AUTH": [EAST]}}
+    url = live_server.url + reverse("bw_notifications:account_webhook", kwargs={"account": "east"})
+    out = StringIO()
+    call_command("bw_notifications_send", url, stdout=out, stderr=out)
+    assert f"with credentials for {EAST[0]!r}" in out.getvalue()
+    assert Notification.objects.get().account == "east"
+    plain = live_server.url + reverse("bw_notifications:webhook")
+    out = StringIO()
+    call_command("bw_notifications_send", plain, stdout=out, stderr=out)
+    assert "with credentials for 'plain-user'" in out.getvalue()
+
+
 # -- checks per endpoint -------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _receiver_connected(project_receiver: None) -> None:
+    """As in a project that reacts to its notifications (W013 looks for a receiver)."""
 
 
 def _ids(**kwargs: Any) -> dict[str, list[str]]:

@@ -95,8 +95,14 @@ def test_the_probe_answers_head_refuses_post_and_costs_indexed_queries_only(
     assert client.post(probe).status_code == 405
     with CaptureQueriesContext(connection) as queries:
         client.get(probe)
-    # One per account (its last delivery) and one each for stuck and failed.
-    assert len(queries) == 3 + 2
+    reads = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    # One per account's last delivery (two for default: its rows may carry ""), one each
+    # for stuck and failed; besides those, only the bounded transaction's own statements.
+    assert len([sql for sql in reads if "bw_notifications_notification" in sql]) == 4 + 2
+    # The rest is the bounded transaction's own: SAVEPOINT and RELEASE (in a test's
+    # transaction; BEGIN and COMMIT otherwise), and on PostgreSQL its statement_timeout
+    # set and, nested, reset.
+    assert len(queries) - (4 + 2) <= 4
 
 
 def test_a_probe_that_cannot_read_the_database_is_503_not_500(client: Client, deliver: Any) -> None:
@@ -310,3 +316,94 @@ def test_a_scrape_whose_authentication_cannot_read_the_database_is_503(
         response = client.get(reverse("bw_notifications_ops:metrics"))
     assert (response.status_code, response.content) == (503, b"the database cannot be read\n")
     assert not [r for r in caplog.records if r.name == "django.request"]
+
+
+# --- one outage told once; wrong thresholds; the default account's two names --------
+
+
+def test_a_probe_outage_is_told_once_at_warning_and_its_end_once(
+    client: Client, deliver: Any, caplog: Any
+) -> None:
+    from django_bw_notifications.ops import views
+
+    deliver(payload("01"))
+    probe = reverse("bw_notifications_ops:probe")
+    views._probe_outage.since = None  # an earlier test's outage
+    caplog.set_level("INFO", logger="django_bw_notifications.ops.views")
+    with mock.patch(
+        "django_bw_notifications.ops.views.check_health", side_effect=OperationalError("down")
+    ):
+        for _ in range(5):  # a monitor polling through the outage
+            assert client.get(probe).status_code == 503
+    assert client.get(probe).status_code == 200
+    told = [r for r in caplog.records if r.name == "django_bw_notifications.ops.views"]
+    assert [(r.levelname, r.getMessage().split(" (")[0]) for r in told] == [
+        ("WARNING", "The uptime probe cannot read the health"),
+        ("INFO", "The uptime probe reads the health again, after 0 s"),
+    ]
+    assert not told[0].exc_info  # an expected database error: no traceback
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SILENT_AFTER", "1d"), ("SILENT_AFTER", 0), ("STUCK_AFTER", -5), ("STUCK_AFTER", None)],
+)
+def test_a_wrong_health_threshold_is_503_with_its_reason_never_500(
+    client: Client, admin_client: Client, deliver: Any, settings: Any, name: str, value: Any
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    deliver(payload("01"))
+    setattr(settings, f"BW_NOTIFICATIONS_{name}", value)
+    assert client.get(reverse("bw_notifications_ops:probe")).status_code == 503
+    scrape = admin_client.get(reverse("bw_notifications_ops:metrics"))
+    assert scrape.status_code == 503
+    assert f"BW_NOTIFICATIONS_{name} must be a number of seconds above 0" in scrape.content.decode()
+    api = admin_client.get(reverse("bw_notifications_api:health"))
+    assert api.status_code == 503
+    assert f"BW_NOTIFICATIONS_{name}" in api.json()["detail"]
+    banner = admin_client.get(reverse("admin:bw_notifications_notification_changelist"))
+    assert banner.status_code == 200
+    assert "Health cannot be told" in banner.content.decode()
+    with pytest.raises(CommandError, match=f"BW_NOTIFICATIONS_{name} must be"):
+        call_command("bw_notifications_health", "--no-alerts")
+
+
+def test_the_default_account_is_not_silent_while_its_plain_endpoint_receives(
+    client: Client, admin_client: Client, deliver: Any, settings: Any
+) -> None:
+    from django_bw_notifications.ops.health import check_health
+
+    # Rows the plain endpoint stored before accounts were configured carry "": they are
+    # the default account's, as reconcile and the inventory say.
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"default": {}}
+    row = deliver(payload("01"))
+    Notification.objects.filter(pk=row.pk).update(account="")
+    health = check_health()
+    assert [(e.account, e.silent) for e in health.endpoints] == [("default", False)]
+    assert health.ok
+    assert client.get(reverse("bw_notifications_ops:probe")).status_code == 200
+    samples = _samples(admin_client.get(reverse("bw_notifications_ops:metrics")).content.decode())
+    accounts = {
+        dict(labels)["account"]
+        for (name, labels), _ in samples.items()
+        if name in ("bw_notifications_notifications", "bw_notifications_numbers")
+    }
+    assert accounts == {"default"}  # "" and "default" are one series, summed
+
+
+def test_metrics_label_order_types_the_catalog_does_not_know_other(
+    admin_client: Client, deliver: Any
+) -> None:
+    deliver(payload("01"))
+    for i in range(3):
+        row = deliver(notification_xml(order_id=f"odd-{i}"))
+        Notification.objects.filter(pk=row.pk).update(order_type=f"madeup{i}")
+    samples = _samples(admin_client.get(reverse("bw_notifications_ops:metrics")).content.decode())
+    types = {
+        dict(labels)["order_type"]: value
+        for (name, labels), value in samples.items()
+        if name == "bw_notifications_notifications"
+    }
+    assert types == {"orders": 1, "other": 3}

@@ -14,6 +14,7 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -47,7 +48,11 @@ class Command(BaseCommand):
                 err,
                 extra={"problem": "database", "account": ""},
             )
-            raise CommandError(f"the database cannot be read: {err}") from err
+            raise CommandError(
+                f"the database cannot be read within BW_NOTIFICATIONS_TIME_BUDGET: {err}"
+            ) from err
+        except ImproperlyConfigured as err:
+            raise CommandError(f"{err} (manage.py check says so too)") from err
         if options["json"]:
             self.stdout.write(json.dumps(health.as_dict(), indent=2))
         else:

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...accounts import account_names, endpoint
 from ...bandwidth.bodies import build_event_notification, build_order_notification
+from ...routes import endpoint_of_url
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--account",
             help="use the credentials of this BW_NOTIFICATIONS_ACCOUNTS entry's endpoint "
-            "(default: the plain endpoint's)",
+            "(default: those of the endpoint the URL's path reaches in this project, else "
+            "the plain endpoint's)",
         )
         parser.add_argument("--username", help="default: the first pair the endpoint accepts")
         parser.add_argument("--password", help="default: the first pair the endpoint accepts")
@@ -171,8 +173,12 @@ class Command(BaseCommand):
         if username is not None:
             return username, password
         # The credentials of the endpoint, by the rule accounts owns (an account's own
-        # pairs, else the global ones).
-        target = endpoint(options["account"])
+        # pairs, else the global ones): --account's, else the one the URL reaches in
+        # this project (an account's URL wants that account's pairs), else the plain one.
+        if options["account"] is None:
+            target = endpoint_of_url(options["url"]) or endpoint(None)
+        else:
+            target = endpoint(options["account"])
         if target is None:
             raise CommandError(
                 f"no account {options['account']!r} in BW_NOTIFICATIONS_ACCOUNTS "
