@@ -333,3 +333,31 @@ def test_the_url_includes_give_their_documented_names() -> None:
 
     assert reverse("bw_notifications:webhook")
     assert reverse("bw_notifications_api:notification-list")
+
+
+CRON_LINES = sorted(
+    {
+        line.split(None, 5)[5]
+        for block in re.findall(r"^```cron\n(.*?)^```", DOC_TEXT, re.MULTILINE | re.DOTALL)
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+)
+
+
+def test_the_docs_show_cron_lines() -> None:
+    assert any("bw_notifications_health" in line for line in CRON_LINES)
+
+
+@pytest.mark.parametrize("line", CRON_LINES)
+def test_every_cron_line_runs_a_command_whose_options_parse(line: str) -> None:
+    import shlex
+
+    from django.core.management import get_commands, load_command_class
+
+    words = shlex.split(line)
+    # Through the wrapper that gives the job the server's directory and environment.
+    assert words[0] == "/srv/app/bin/manage", line
+    name, *arguments = words[1:]
+    command = load_command_class(get_commands()[name], name)
+    command.create_parser("manage.py", name).parse_args(arguments)  # exits on a bad option
