@@ -301,7 +301,15 @@ def account_problems(name: object, entry: object) -> list[str]:
     if bool(entry.get("API_USERNAME")) != bool(entry.get("API_PASSWORD")):
         problems.append(f"{where}: set both API_USERNAME and API_PASSWORD, or neither")
     if not is_credential_list(entry.get("BASIC_AUTH", ())):
-        problems.append(f"{where}['BASIC_AUTH'] must be a list of (username, password) pairs")
+        problems.append(
+            f"{where}['BASIC_AUTH'] must be a list of (username, password) pairs of "
+            "non-empty strings"
+        )
+    if (entry.get("API_USERNAME") or entry.get("CLIENT_ID")) and not entry.get("ACCOUNT_ID"):
+        problems.append(
+            f"{where} has Numbers API credentials but no ACCOUNT_ID: the client cannot "
+            "address the account (subscriptions, reconcile, the inventory's drift check)"
+        )
     for key in ("ORDER_TYPES", "EVENT_TYPES"):
         value = entry.get(key, ())
         if isinstance(value, str) or not all(isinstance(v, str) and v for v in _iter(value)):

@@ -67,8 +67,18 @@ def _no_credentials(level: type[Warning | Error], check_id: str, where: str) -> 
 
 
 def _unprotected_endpoints() -> list[str]:
-    """Labels of the endpoints that accept anyone, each once."""
-    return [e.label for e in endpoints() if not e.credentials]
+    """Labels of the endpoints that accept anyone, each account once: the ``default``
+    account's two URLs (the plain one and its own) share its credentials, so one
+    message names both."""
+    found: dict[str, str] = {}
+    for e in endpoints():
+        if e.credentials:
+            continue
+        if e.account and e.account in found:
+            found[e.account] = f"account {e.account!r} (at the plain URL and at its own)"
+        else:
+            found[e.account or e.label] = e.label
+    return list(found.values())
 
 
 def _credential_lists(*, in_use: bool = False) -> list[tuple[str, Sequence[tuple[str, str]]]]:

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from .accounts import endpoint
+from .accounts import Endpoint, endpoint
 from .conf import SECRET_HEADERS, app_settings
 from .intake import pipeline
 from .intake.addresses import client_address, is_allowed
@@ -133,7 +133,7 @@ class WebhookView(View):
             logger.warning("404: no account %r in BW_NOTIFICATIONS_ACCOUNTS", account)
             return _text(404, _NO_ACCOUNT)
         remote_addr = client_address(request.META)
-        refusal = _gatekeep(request, remote_addr, receiver.credentials)
+        refusal = _gatekeep(request, remote_addr, receiver)
         if refusal is not None:
             return refusal
 
@@ -185,7 +185,7 @@ def _receive(
 
 
 def _gatekeep(
-    request: HttpRequest, remote_addr: str | None, credentials: Sequence[tuple[str, str]]
+    request: HttpRequest, remote_addr: str | None, receiver: Endpoint
 ) -> HttpResponse | None:
     """The 403 (address not allowed) or 401 (challenge) answer, or None to go on.
 
@@ -193,8 +193,11 @@ def _gatekeep(
     """
     if not is_allowed(remote_addr, app_settings.ALLOWED_IPS):
         # Could be Bandwidth from a new address: worth a look, so WARNING.
-        logger.warning("403: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", remote_addr)
+        logger.warning(
+            "403 at %s: %s is not in BW_NOTIFICATIONS_ALLOWED_IPS", receiver.label, remote_addr
+        )
         return _text(403, "this address may not post notifications")
+    credentials = receiver.credentials
     if not credentials:
         return None
     has_header = "authorization" in request.headers
@@ -204,7 +207,9 @@ def _gatekeep(
     if has_header:
         # Credentials were sent and refused: a botched rotation loses every delivery,
         # so this is worth a WARNING (once a minute per username and address).
-        _refusals.observe(presented_username(request.headers.get("authorization")), remote_addr)
+        _refusals.observe(
+            presented_username(request.headers.get("authorization")), remote_addr, receiver
+        )
     else:
         # Normal traffic: Bandwidth's first request never carries credentials.
         logger.debug("401 challenge to %s (no Authorization header)", remote_addr)
@@ -330,11 +335,11 @@ class _RefusalLog:
     _max_keys = 1000
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str | None, str | None], tuple[float, int]] = {}
+        self._last: dict[tuple[str | None, str | None, str], tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def observe(self, username: str | None, address: str | None) -> None:
-        key = (username, address)
+    def observe(self, username: str | None, address: str | None, receiver: Endpoint) -> None:
+        key = (username, address, receiver.account)
         now = time.monotonic()
         with self._lock:
             last, suppressed = self._last.get(key, (float("-inf"), 0))
@@ -345,13 +350,15 @@ class _RefusalLog:
                 self._last.clear()
             self._last[key] = (now, 0)
         logger.warning(
-            "401: refused credentials for username %r from %s%s. If Bandwidth sends them, "
-            "its subscription's CallbackCredentials and this endpoint's BASIC_AUTH differ, "
-            "and every notification is being lost (rotate with both pairs configured).",
+            "401 at %s: refused credentials for username %r from %s%s. If Bandwidth sends "
+            "them, its subscription's CallbackCredentials and %s differ, and every "
+            "notification is being lost (rotate with both pairs configured).",
+            receiver.label,
             username if username is not None else "(unreadable header)",
             address,
             f" ({suppressed} more since the last such line)" if suppressed else "",
-            extra={"username": username, "remote_addr": address},
+            receiver.credentials_setting,
+            extra={"username": username, "remote_addr": address, "account": receiver.account},
         )
 
 

@@ -89,13 +89,16 @@ def test_refused_credentials_are_a_warning_once_a_minute_without_the_password(
     ]
     assert len(warnings) == 1
     assert "'bandwidth'" in warnings[0].getMessage()
+    # Which endpoint, and which setting to compare with Bandwidth's.
+    assert warnings[0].getMessage().startswith("401 at the plain endpoint: refused credentials")
+    assert "and BW_NOTIFICATIONS_BASIC_AUTH differ" in warnings[0].getMessage()
     assert "the-old-password-xyz" not in caplog.text
     # The request without credentials is Bandwidth's normal first one: DEBUG only.
     assert any(
         r.levelno == logging.DEBUG and "no Authorization header" in r.getMessage()
         for r in caplog.records
     )
-    views._refusals._last[("bandwidth", "127.0.0.1")] = (float("-inf"), 2)  # a minute later
+    views._refusals._last[("bandwidth", "127.0.0.1", "")] = (float("-inf"), 2)  # a minute later
     with caplog.at_level(logging.WARNING, logger="django_bw_notifications"):
         post(b"<x/>", auth=basic("bandwidth", "the-old-password-xyz"))
     assert "(2 more since the last such line)" in caplog.text

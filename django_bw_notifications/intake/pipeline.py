@@ -133,7 +133,13 @@ def refuse(
     answer_by: float | None = None,
 ) -> Outcome:
     """Refuse an authenticated delivery with a 4xx, keeping it as a ``RejectedDelivery``."""
-    logger.warning("Refused a delivery from %s: %s %s", delivery.remote_addr, status_code, reason)
+    logger.warning(
+        "Refused a delivery from %s%s: %s %s",
+        delivery.remote_addr,
+        f" to account {delivery.account!r}" if delivery.account else "",
+        status_code,
+        reason,
+    )
     rejection = storage.record_rejection(
         delivery,
         status_code=status_code,

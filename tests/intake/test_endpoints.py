@@ -20,7 +20,7 @@ from django.urls import resolve, reverse
 
 from django_bw_notifications.accounts import endpoint, endpoints
 from django_bw_notifications.intake.addresses import normalise_address
-from django_bw_notifications.models import Notification
+from django_bw_notifications.models import Notification, RejectedDelivery
 from django_bw_notifications.testing import build_order_notification, post_notification
 from tests.support import payload
 
@@ -335,3 +335,62 @@ def test_the_allow_list_accepts_mapped_and_ported_forms(
     if "HTTP_X_FORWARDED_FOR" in meta:
         settings.BW_NOTIFICATIONS_CLIENT_IP_HEADER = "X-Forwarded-For"
     assert post(payload("01"), **meta).status_code == status
+
+
+def test_an_unprotected_default_account_is_reported_once_for_its_two_urls(
+    settings: Any, tmp_path: Any
+) -> None:
+    settings.BW_NOTIFICATIONS_SPOOL_DIR = str(tmp_path)
+    settings.BW_NOTIFICATIONS_BASIC_AUTH = []
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"default": {}, "east": {"BASIC_AUTH": [STRONG]}}
+    [warning] = _ids()["bw_notifications.W001"]
+    assert warning.startswith("account 'default' (at the plain URL and at its own) accepts anyone")
+    [error] = _ids(include_deployment_checks=True)["bw_notifications.E009"]
+    assert "account 'default' (at the plain URL and at its own)" in error
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            {"API_USERNAME": "u", "API_PASSWORD": "p"},
+            "has Numbers API credentials but no ACCOUNT_ID",
+        ),
+        ({"CLIENT_ID": "c", "CLIENT_SECRET": "s"}, "has Numbers API credentials but no ACCOUNT_ID"),
+        ({"BASIC_AUTH": [("bandwidth", "")]}, "pairs of non-empty strings"),
+    ],
+)
+def test_an_account_entry_that_cannot_work_says_why(
+    settings: Any, entry: dict[str, Any], expected: str
+) -> None:
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"east": entry}
+    [message] = _ids()["bw_notifications.E012"]
+    assert "ACCOUNTS['east']" in message
+    assert expected in message
+
+
+def test_refusals_name_the_account_whose_endpoint_refused(
+    configured: None, csrf_client: Client, caplog: Any, monkeypatch: Any
+) -> None:
+    import logging
+
+    from django_bw_notifications import views
+
+    monkeypatch.setattr(views, "_refusals", views._RefusalLog())
+    url = KINDS["account"]()
+    with caplog.at_level(logging.WARNING, logger="django_bw_notifications"):
+        wrong = ("east-user", "not-the-east-password")
+        response = csrf_client.post(
+            url, payload("01"), content_type="application/xml", HTTP_AUTHORIZATION=auth(wrong)
+        )
+        assert response.status_code == 401
+        garbled = csrf_client.post(
+            url, b"<not xml", content_type="application/xml", HTTP_AUTHORIZATION=auth(EAST)
+        )
+        assert garbled.status_code == 400
+    [refused] = [r for r in caplog.records if "refused credentials" in r.getMessage()]
+    assert refused.getMessage().startswith("401 at the endpoint of account 'east':")
+    assert "BW_NOTIFICATIONS_ACCOUNTS['east']['BASIC_AUTH'] differ" in refused.getMessage()
+    assert refused.account == "east"
+    assert "to account 'east': 400" in caplog.text
+    assert RejectedDelivery.objects.get().account == "east"
