@@ -73,6 +73,39 @@ def test_list_shows_email_subscriptions_as_such(recorded: Any) -> None:
     rows = json.loads(subscriptions("list", "--json")[1])
     email = next(row for row in rows["default"] if row["id"] == "7")
     assert (email["is_callback"], email["ours"]) == (False, False)
+    # Machine-readable: the address is "email"; "url" is a URL or null, never prose.
+    assert (email["url"], email["email"]) == (None, "noc@example.com")
+    assert all(row["url"].startswith("http") for row in rows["default"] if row["is_callback"])
+
+
+def test_django_options_are_accepted_after_the_action() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "bw_notifications_subscriptions",
+            "list",
+            "--settings",
+            "tests.settings",
+            "-v",
+            "2",
+            "--traceback",
+            "--no-color",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    assert "unrecognized arguments" not in done.stderr, done.stderr
+    assert "BW_NOTIFICATIONS_ACCOUNTS" in done.stdout + done.stderr  # got to the command
 
 
 def test_ensure_leaves_email_subscriptions_alone(recorded: Any) -> None:

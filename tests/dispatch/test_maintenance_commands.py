@@ -115,3 +115,30 @@ def test_prune_in_batches_keeping_failed_and_recent(three: list[Notification]) -
 def test_prune_refuses_nonsense(args: list[str]) -> None:
     with pytest.raises(CommandError):
         run("bw_notifications_prune", *args)
+
+
+def test_a_dry_run_says_what_it_would_do_and_does_nothing(
+    three: list[Notification], recorder: Any
+) -> None:
+    rec = recorder()
+    Notification.objects.filter(pk__in=[n.pk for n in three]).update(
+        processing_state=ProcessingState.FAILED
+    )
+    output = run("bw_notifications_replay", "--failed", "--dry-run")
+    assert output.splitlines()[-1] == "Would replay 3; replayed nothing (--dry-run)."
+    assert "succeeded" not in output
+    assert rec.calls == []
+    # Each line names the notification once: its id appears once.
+    first = output.splitlines()[0]
+    assert first == f"would replay orders o-0 COMPLETE #{three[0].pk}"
+
+
+def test_replaying_an_id_that_does_not_exist_exits_non_zero_and_says_so(
+    three: list[Notification], recorder: Any
+) -> None:
+    rec = recorder()
+    with pytest.raises(
+        CommandError, match=r"no notification with id 99999 \(pruned, or a typo\?\)"
+    ):
+        run("bw_notifications_replay", "99999", str(three[0].pk))
+    assert len(rec.calls) == 1  # the one that exists still ran

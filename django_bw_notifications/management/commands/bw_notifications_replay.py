@@ -37,10 +37,10 @@ class Command(BaseCommand):
         # another run (or dispatched meanwhile): not run again.
         started = timezone.now()
         notifications = self._select(options)
-        replayed = failed = 0
+        replayed = failed = skipped = 0
         labelled = notifications.only("pk", "order_type", "order_id", "status", "event_type")
         for notification in labelled.iterator():
-            label = f"#{notification.pk} {notification}"
+            label = str(notification)  # "portins 1234 COMPLETE #5": its id once
             if options["dry_run"]:
                 self.stdout.write(f"would replay {label}")
                 replayed += 1
@@ -52,6 +52,7 @@ class Command(BaseCommand):
                     f"skipped {label}: {why} dispatched elsewhere, or dispatched since this "
                     "run began"
                 )
+                skipped += 1
                 continue
             replayed += 1
             if outcome.succeeded:
@@ -60,10 +61,27 @@ class Command(BaseCommand):
                 failed += 1
                 errors = "; ".join(f"{f.receiver}: {f.error}" for f in outcome.failures)
                 self.stderr.write(f"FAILED {label}: {errors}")
-        verb = "Would replay" if options["dry_run"] else "Replayed"
-        self.stdout.write(f"{verb} {replayed}: {replayed - failed} succeeded, {failed} failed.")
+        self._missing_ids(options["ids"])
+        if options["dry_run"]:
+            self.stdout.write(f"Would replay {replayed}; replayed nothing (--dry-run).")
+            return
+        summary = f"Replayed {replayed}: {replayed - failed} succeeded, {failed} failed"
+        self.stdout.write(f"{summary}, {skipped} skipped." if skipped else f"{summary}.")
         if failed:
             raise CommandError(f"{failed} replay(s) failed; see Notification.last_error")
+
+    def _missing_ids(self, ids: list[int]) -> None:
+        """Exit non-zero naming the ids asked for that no notification has (a typo, or
+        pruned): after the others ran, so one wrong id does not hold the rest back."""
+        if not ids:
+            return
+        found = set(Notification.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise CommandError(
+                f"no notification with id {', '.join(map(str, missing))}"
+                " (pruned, or a typo?)"
+            )
 
     def _select(self, options: dict[str, Any]) -> NotificationQuerySet:
         if not (

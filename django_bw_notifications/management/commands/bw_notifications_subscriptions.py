@@ -35,6 +35,22 @@ class Command(BaseCommand):
             dest="action_account",
             help="only this account (default: every configured account)",
         )
+        # Django's own options too, after the action as before it (``list --settings X``):
+        # unset, they leave the main parser's values alone.
+        for flag in ("--settings", "--pythonpath"):
+            common.add_argument(flag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        common.add_argument(
+            "-v",
+            "--verbosity",
+            type=int,
+            choices=[0, 1, 2, 3],
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
+        for flag in ("--traceback", "--no-color", "--force-color", "--skip-checks"):
+            common.add_argument(
+                flag, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
         parser.add_argument("--account", help=argparse.SUPPRESS)
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -213,7 +229,7 @@ class Command(BaseCommand):
             [
                 row["id"],
                 row["kind"],
-                row["url"],
+                row["url"] or f"e-mail: {row['email']}",
                 f"{row['expiry_seconds']} s ({row['expires_at'][:10]})"
                 if row["expires_at"]
                 else "unknown",
@@ -245,7 +261,8 @@ def _as_dict(account: Account, subscription: Subscription) -> dict[str, Any]:
     return {
         "id": subscription.id,
         "kind": subscription.kind + (f" #{subscription.order_id}" if subscription.order_id else ""),
-        "url": subscription.url if subscription.is_callback else f"e-mail: {subscription.email}",
+        # An e-mail subscription has no URL: its address is "email", not a fake "url".
+        "url": subscription.url if subscription.is_callback else None,
         "expiry_seconds": subscription.expiry,
         "expires_at": expires_at.isoformat() if expires_at else None,
         "format": subscription.number_format,
