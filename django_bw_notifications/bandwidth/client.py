@@ -126,6 +126,15 @@ class NumbersClient:
     def __repr__(self) -> str:
         return f"NumbersClient(account={self.account.name!r}, base={self.account.api_base_url!r})"
 
+    def _where(self, method: str, path: str, what: str = "") -> str:
+        """A call as messages name it: ``GET /subscriptions (account 'east' at
+        https://…)``, with ``what`` for a create (``order:portins``). Ids only, never a
+        secret."""
+        about = f" {what}" if what else ""
+        return (
+            f"{method} {path}{about} (account {self.account.name!r} at {self.account.api_base_url})"
+        )
+
     def __enter__(self) -> NumbersClient:
         return self
 
@@ -157,7 +166,7 @@ class NumbersClient:
 
     def create_subscription(self, spec: SubscriptionSpec) -> str:
         """Create a subscription; returns its id (from the ``Location`` header)."""
-        response = self._send("POST", "/subscriptions", spec.to_xml())
+        response = self._send("POST", "/subscriptions", spec.to_xml(), what=spec.kind)
         location: str = response.headers.get("Location", "")
         subscription_id: str = location.rstrip("/").rpartition("/")[2]
         if not subscription_id:
@@ -193,11 +202,12 @@ class NumbersClient:
         root = parse_answer(response.text)
         if root is None:
             raise BandwidthAPIError(
-                f"Bandwidth's answer for {path_type} {order_id} is not XML",
+                f"Bandwidth's answer to {self._where('GET', f'/{path_type}/{order_id}')} "
+                f"{_not_xml(response.text)}",
                 status=response.status_code,
             )
         if carries_error(root, ("OrderStatus", "ProcessingStatus")):
-            raise _error(f"GET /{path_type}/{order_id}", response)
+            raise _error(self._where("GET", f"/{path_type}/{order_id}"), response)
         return reader(root, order_id, response.text)
 
     # Numbers ------------------------------------------------------------------------
@@ -223,7 +233,8 @@ class NumbersClient:
                 found = read_numbers_page(response.text)
             except ValueError as err:
                 raise BandwidthAPIError(
-                    f"Bandwidth's answer to GET /inserviceNumbers (page {page}): {err}",
+                    f"Bandwidth's answer to {self._where('GET', '/inserviceNumbers')} "
+                    f"(page {page}): {err}",
                     status=response.status_code,
                 ) from None
             numbers.extend(found.numbers)
@@ -242,10 +253,11 @@ class NumbersClient:
         root = parse_answer(response.text)
         if root is None:
             raise BandwidthAPIError(
-                f"Bandwidth's answer to {method} {path} is not XML", status=response.status_code
+                f"Bandwidth's answer to {self._where(method, path)} {_not_xml(response.text)}",
+                status=response.status_code,
             )
         if carries_error(root, expect):
-            raise _error(f"{method} {path}", response)
+            raise _error(self._where(method, path), response)
         return root
 
     def _send(
@@ -253,9 +265,11 @@ class NumbersClient:
         method: str,
         path: str,
         body: bytes | None = None,
+        *,
+        what: str = "",
     ) -> httpx.Response:
         url = f"{self.account.api_base_url}/accounts/{_segment(self.account.account_id)}{path}"
-        where = f"{method} {path}"  # ids only: never a secret
+        where = self._where(method, path, what)
         attempt = 0
         refreshed = False
         while True:
@@ -279,6 +293,8 @@ class NumbersClient:
                     f"could not reach Bandwidth for {where}: {type(err).__name__}"
                     f"{': ' + str(err) if str(err) else ''} (after {attempt + 1} attempt(s))"
                 ) from None
+            if response.is_redirect:
+                raise _redirected(where, response)
             if response.is_success:
                 root = parse_answer(response.text)
                 if root is not None and refusal_in(root):
@@ -313,7 +329,8 @@ class NumbersClient:
             )
         except self._httpx.TransportError as err:
             raise BandwidthAPIError(
-                f"could not reach Bandwidth's token endpoint: {type(err).__name__}"
+                f"could not reach Bandwidth's token endpoint {self.account.token_url} for "
+                f"account {self.account.name!r}: {type(err).__name__}"
             ) from None
         try:
             payload: Any = response.json()
@@ -322,7 +339,8 @@ class NumbersClient:
         if response.status_code != 200 or not isinstance(payload, dict):
             payload = payload if isinstance(payload, dict) else {}
             raise BandwidthAPIError(
-                f"Bandwidth refused an OAuth2 token ({response.status_code}): "
+                f"Bandwidth refused an OAuth2 token for account {self.account.name!r} "
+                f"({response.status_code}): "
                 f"{payload.get('error_description') or payload.get('error') or 'no reason given'}"
                 " (check CLIENT_ID and CLIENT_SECRET)",
                 status=response.status_code,
@@ -363,6 +381,32 @@ def _error(where: str, response: httpx.Response) -> BandwidthAPIError:
         code=code,
         description=description,
     )
+
+
+def _redirected(where: str, response: httpx.Response) -> BandwidthAPIError:
+    """The exception for a redirect: the client follows none (credentials would go to
+    wherever it points, a POST's body would be lost)."""
+    location = response.headers.get("Location", "")
+    login = any(word in location.lower() for word in ("login", "signin", "sign-in", "sso", "auth"))
+    why = (
+        "a login page: API_BASE_URL is not the Numbers API (https://dashboard.bandwidth.com/api), "
+        "or a proxy wants a login"
+        if login
+        else "check API_BASE_URL"
+    )
+    return BandwidthAPIError(
+        f"Bandwidth answered {response.status_code} to {where} with a redirect to "
+        f"{location or '(no Location)'}, which is not followed: {why}",
+        status=response.status_code,
+    )
+
+
+def _not_xml(text: str) -> str:
+    """How an answer that could not be read is described: a DOCTYPE (refused: DTDs are
+    forbidden, and an HTML page has one) is named as such, not as "not XML"."""
+    if "<!doctype" in text[:1000].lower():
+        return "has a DOCTYPE, which is refused (an HTML page? a proxy's or a login's)"
+    return "is not XML"
 
 
 def _segment(value: str) -> str:

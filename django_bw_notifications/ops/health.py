@@ -117,7 +117,9 @@ class Health:
                 since = (
                     "less than a minute"
                     if self.checked_at - endpoint.last_delivery_at < timedelta(minutes=1)
-                    else timesince(endpoint.last_delivery_at, self.checked_at)
+                    # Plain spaces: the message goes to logs, JSON and Slack, where
+                    # timesince's non-breaking ones are noise.
+                    else timesince(endpoint.last_delivery_at, self.checked_at).replace("\xa0", " ")
                 )
                 message = (
                     f"{who} has received nothing for {since} (last delivery "

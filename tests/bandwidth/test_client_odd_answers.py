@@ -72,7 +72,11 @@ def test_an_answer_that_is_not_xml_is_an_error(fake_bandwidth: Any) -> None:
     fake_bandwidth.fail("GET", "/subscriptions$", 200, body="<html>maintenance")
     with client() as api, pytest.raises(BandwidthAPIError) as caught:
         api.list_subscriptions()
-    assert str(caught.value) == "Bandwidth's answer to GET /subscriptions is not XML"
+    # Which account, at which base URL: a wrong API_BASE_URL shows at once.
+    assert str(caught.value) == (
+        f"Bandwidth's answer to GET /subscriptions (account 'default' at "
+        f"{fake_bandwidth.base_url}) is not XML"
+    )
     assert caught.value.status == 200
 
 
@@ -82,7 +86,8 @@ def test_a_refusal_in_plain_text_is_quoted_in_the_error(fake_bandwidth: Any) -> 
         api.list_subscriptions()
     assert caught.value.description == "Not here, try later"
     assert str(caught.value) == (
-        "Bandwidth answered 404 to GET /subscriptions: Not here, try later"
+        f"Bandwidth answered 404 to GET /subscriptions (account 'default' at "
+        f"{fake_bandwidth.base_url}): Not here, try later"
     )
 
 
@@ -102,7 +107,10 @@ def test_an_unreachable_token_endpoint_is_named(fake_bandwidth: Any, settings: A
     use_oauth(fake_bandwidth, settings, TOKEN_URL="http://127.0.0.1:9/token")
     with client() as api, pytest.raises(BandwidthAPIError) as caught:
         api.list_subscriptions()
-    assert str(caught.value) == "could not reach Bandwidth's token endpoint: ConnectError"
+    assert str(caught.value) == (
+        "could not reach Bandwidth's token endpoint http://127.0.0.1:9/token for account "
+        "'default': ConnectError"
+    )
     assert not [c for c in fake_bandwidth.calls if "/accounts/" in c.path]
 
 
@@ -113,3 +121,31 @@ def test_a_token_answer_that_is_not_json_gives_no_token(fake_bandwidth: Any, set
         api.list_subscriptions()
     assert str(caught.value) == "Bandwidth's token endpoint returned no access_token"
     assert not [c for c in fake_bandwidth.calls if "/accounts/" in c.path]
+
+
+def test_an_html_page_with_a_doctype_is_named_as_such(fake_bandwidth: Any) -> None:
+    fake_bandwidth.fail(
+        "GET", "/subscriptions$", 200, body="<!DOCTYPE html><html><body>Sign in</body></html>"
+    )
+    with client() as api, pytest.raises(BandwidthAPIError) as caught:
+        api.list_subscriptions()
+    assert "has a DOCTYPE, which is refused (an HTML page?" in str(caught.value)
+    assert "not XML" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "says"),
+    [
+        ("https://sso.example.com/login?next=/api", "a login page: API_BASE_URL is not"),
+        ("https://elsewhere.example.com/api/", "check API_BASE_URL"),
+    ],
+)
+def test_a_redirect_is_not_followed_and_says_where_it_went(
+    fake_bandwidth: Any, location: str, says: str
+) -> None:
+    fake_bandwidth.fail("GET", "/subscriptions$", 302, body="", headers={"Location": location})
+    with client() as api, pytest.raises(BandwidthAPIError) as caught:
+        api.list_subscriptions()
+    assert caught.value.status == 302
+    assert f"with a redirect to {location}, which is not followed: {says}" in str(caught.value)
+    assert "account 'default'" in str(caught.value)
