@@ -360,7 +360,7 @@ def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     try:
-        from .dispatch import tasks  # noqa: F401 - importing is the check
+        from .dispatch import tasks  # importing is the first check
     except ImportError:
         return [
             Error(
@@ -378,6 +378,18 @@ def check_dispatch(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"BW_NOTIFICATIONS_TASK_BACKEND is {alias!r}, which is not in TASKS.",
                 hint=f"Use one of {', '.join(sorted(configured))}, or add {alias!r} to TASKS.",
+                id="bw_notifications.E011",
+            )
+        ]
+    problem = tasks.unusable_backend()
+    if problem:
+        return [
+            Error(
+                f"{problem}.",
+                hint="Use a backend made for the Tasks framework this Django has "
+                "(django.tasks on Django 6.0+, the django-tasks backport on 5.2), with "
+                "BW_NOTIFICATIONS_TASK_QUEUE among its QUEUES; docs/scale.md lists the "
+                "backends we test.",
                 id="bw_notifications.E011",
             )
         ]

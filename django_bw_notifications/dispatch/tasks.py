@@ -28,10 +28,14 @@ from .receivers import Trigger, claim_and_dispatch
 
 try:  # Django 6.0+
     from django.tasks import task, task_backends
+    from django.tasks.backends.base import BaseTaskBackend
 except ImportError:  # Django 5.2 with the backport
     from django_tasks import task, task_backends  # type: ignore[no-redef,assignment,unused-ignore]
+    from django_tasks.backends.base import (  # type: ignore[no-redef,assignment,unused-ignore]
+        BaseTaskBackend,
+    )
 
-__all__ = ["dispatch_notification", "enqueue"]
+__all__ = ["dispatch_notification", "enqueue", "unusable_backend"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +83,34 @@ def enqueue(notification: Notification, *, retry: bool = False) -> Any:
         )
         options["run_after"] = timezone.now() + min(delay, MAX_RETRY_DELAY)
     return dispatch_notification.using(**options).enqueue(notification.pk, notification.attempts)
+
+
+def unusable_backend() -> str:
+    """Why the configured backend cannot run :func:`dispatch_notification` ("" when it
+    can), found without enqueueing anything: system check E011 asks.
+
+    A backend built on the other Tasks framework (a ``django-tasks`` backport backend,
+    such as ``django-tasks-rq`` 0.12, under Django 6's ``django.tasks``) loads, accepts
+    every enqueue and fails every job ("'Task' object is not callable"); a queue the
+    backend does not list is refused at every enqueue. Both are asked of the backend's
+    own API: its class, and its ``validate_task`` for our task on our queue.
+    """
+    alias = app_settings.TASK_BACKEND
+    try:
+        backend = task_backends[alias]
+    except Exception as err:  # the backend's own import or configuration error
+        return f"TASKS[{alias!r}] cannot be loaded: {type(err).__name__}: {err}"
+    if not isinstance(backend, BaseTaskBackend):
+        cls = type(backend)
+        return (
+            f"TASKS[{alias!r}]'s backend {cls.__module__}.{cls.__qualname__} is not a "
+            f"{BaseTaskBackend.__module__.split('.')[0]} backend (built on the other Tasks "
+            "framework?): it would accept every enqueue and fail every job"
+        )
+    try:
+        backend.validate_task(
+            dispatch_notification.using(queue_name=app_settings.TASK_QUEUE, backend=alias)
+        )
+    except Exception as err:  # InvalidTask(Error): the backend says why
+        return f"TASKS[{alias!r}] cannot run the dispatch task: {err}"
+    return ""

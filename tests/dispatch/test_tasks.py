@@ -20,6 +20,7 @@ from django_bw_notifications import signals
 from django_bw_notifications.dispatch.receivers import claim_and_dispatch
 from django_bw_notifications.models import Notification, ProcessingState
 from django_bw_notifications.testing import build_order_notification
+from tests.settings import TASKS_PACKAGE
 from tests.support import notification_xml
 
 pytestmark = pytest.mark.django_db
@@ -245,3 +246,40 @@ def test_a_dotted_path_enqueues_on_the_hosts_own_queue(
     # What the host's queue worker then calls:
     claim_and_dispatch(notification.pk, notification.attempts)
     assert calls == [notification.pk]
+
+
+@pytest.mark.parametrize(
+    ("backend", "says"),
+    [
+        (
+            {"BACKEND": "tests.dispatch.foreign_backend.OtherFrameworkBackend"},
+            "backend tests.dispatch.foreign_backend.OtherFrameworkBackend is not a",
+        ),
+        (
+            {"BACKEND": f"{TASKS_PACKAGE}.backends.dummy.DummyBackend", "QUEUES": ["other"]},
+            "cannot run the dispatch task: Queue 'default' is not valid for backend",
+        ),
+        ({"BACKEND": "tests.dispatch.no_such_module.Backend"}, "cannot be loaded"),
+    ],
+)
+def test_a_backend_that_could_never_run_the_task_is_e011(
+    backend: dict[str, Any], says: str
+) -> None:
+    from django.core.checks import run_checks
+
+    with override_settings(BW_NOTIFICATIONS_DISPATCH="task", TASKS={"default": backend}):
+        [error] = [m for m in run_checks() if m.id == "bw_notifications.E011"]
+    assert says in error.msg
+    assert "docs/scale.md" in str(error.hint)
+
+
+def test_a_backend_of_this_framework_on_a_listed_queue_passes_e011() -> None:
+    from django.core.checks import run_checks
+
+    backend = {"BACKEND": f"{TASKS_PACKAGE}.backends.dummy.DummyBackend", "QUEUES": ["bw"]}
+    with override_settings(
+        BW_NOTIFICATIONS_DISPATCH="task",
+        BW_NOTIFICATIONS_TASK_QUEUE="bw",
+        TASKS={"default": backend},
+    ):
+        assert "bw_notifications.E011" not in {m.id for m in run_checks()}

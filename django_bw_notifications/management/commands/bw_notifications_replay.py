@@ -79,8 +79,7 @@ class Command(BaseCommand):
         missing = sorted(set(ids) - found)
         if missing:
             raise CommandError(
-                f"no notification with id {', '.join(map(str, missing))}"
-                " (pruned, or a typo?)"
+                f"no notification with id {', '.join(map(str, missing))} (pruned, or a typo?)"
             )
 
     def _select(self, options: dict[str, Any]) -> NotificationQuerySet:
