@@ -26,7 +26,7 @@ from .conf import PREFIX, SECRET_HEADERS, SILENT_NEVER, app_settings, duration_p
 from .intake import spool
 from .intake.addresses import parse_networks
 from .routes import SLASH_MIDDLEWARE as _SLASH_MIDDLEWARE
-from .routes import callback_url_problem, routes_to_endpoint
+from .routes import callback_url_problem, routes_to_endpoint, slash_middleware_installed
 
 _MISSING = object()
 
@@ -421,7 +421,7 @@ def check_url_without_slash(**kwargs: Any) -> list[CheckMessage]:
     except NoReverseMatch:
         return []  # W003 says so
     bare = url.rstrip("/")
-    if not bare or _SLASH_MIDDLEWARE in settings.MIDDLEWARE or routes_to_endpoint(bare):
+    if not bare or slash_middleware_installed() or routes_to_endpoint(bare):
         return []
     answer = (
         "Django redirects it (a 500 with DEBUG on) and Bandwidth does not follow redirects"

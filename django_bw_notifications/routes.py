@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.module_loading import import_string
 
 from .accounts import Account, Endpoint, endpoint
 
@@ -17,6 +18,7 @@ __all__ = [
     "endpoint_at",
     "endpoint_of_url",
     "routes_to_endpoint",
+    "slash_middleware_installed",
 ]
 
 #: The middleware that serves the endpoint's URL without its trailing slash.
@@ -41,12 +43,29 @@ def routes_to_endpoint(path: str, urlconf: str | None = None) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, WebhookView)
 
 
+def slash_middleware_installed() -> bool:
+    """True when ``MIDDLEWARE`` holds :data:`SLASH_MIDDLEWARE` or a subclass of it (a
+    host's own, by any dotted path)."""
+    from .middleware import EndpointWithoutSlashMiddleware
+
+    for dotted in settings.MIDDLEWARE:
+        if dotted == SLASH_MIDDLEWARE:
+            return True
+        try:
+            middleware = import_string(dotted)
+        except ImportError:
+            continue  # Django says so at startup
+        if isinstance(middleware, type) and issubclass(middleware, EndpointWithoutSlashMiddleware):
+            return True
+    return False
+
+
 def endpoint_at(path: str) -> Endpoint | None:
     """The endpoint a request to ``path`` reaches (its path as Django sees it), None for
     a path that reaches none; a path without its trailing slash counts when
     ``EndpointWithoutSlashMiddleware`` serves it."""
     candidates = [path]
-    if not path.endswith("/") and SLASH_MIDDLEWARE in settings.MIDDLEWARE:
+    if not path.endswith("/") and slash_middleware_installed():
         candidates.append(path + "/")
     for candidate in candidates:
         if routes_to_endpoint(candidate):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.checks import run_checks
 
+from django_bw_notifications.middleware import EndpointWithoutSlashMiddleware
 from django_bw_notifications.models import Notification
 from tests.support import basic, payload
 
@@ -97,3 +98,20 @@ def test_the_check_says_404_when_django_would_not_redirect(client: Any, settings
     [warning] = [m for m in run_checks() if m.id == "bw_notifications.W011"]
     assert "answered 404" in warning.msg
     assert "redirect" not in warning.msg
+
+
+class HostsOwnSlashMiddleware(EndpointWithoutSlashMiddleware):
+    """A host's subclass (say, with its own logging), under its own dotted path."""
+
+
+def test_a_subclass_of_the_middleware_counts_for_the_checks_and_the_routes(
+    client: Any, settings: Any
+) -> None:
+    from django_bw_notifications.routes import endpoint_at
+
+    settings.MIDDLEWARE = [
+        f"{__name__}.HostsOwnSlashMiddleware" if m == MIDDLEWARE else m for m in settings.MIDDLEWARE
+    ]
+    assert send(client, "/bandwidth/notifications", payload("01")).status_code == 200
+    assert not [m for m in run_checks() if m.id == "bw_notifications.W011"]
+    assert endpoint_at("/bandwidth/notifications") is not None
