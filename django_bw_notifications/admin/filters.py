@@ -186,14 +186,19 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 class AccountFilter(admin.SimpleListFilter):
-    """The configured Bandwidth accounts (hidden when there are fewer than two)."""
+    """The configured Bandwidth accounts (hidden when there are fewer than two, unless
+    a link asks for one: ``?account=`` is then applied and shown, never ignored)."""
 
     title = "account"
     parameter_name = "account"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         names = account_names()
-        return [(name, name) for name in names] if len(names) > 1 else []
+        if len(names) > 1:
+            return [(name, name) for name in names]
+        # Django applies only the filters it shows: one asked for must be shown.
+        value = self.value()
+        return [(value, value)] if value else []
 
     def queryset(
         self, request: HttpRequest, queryset: QuerySet[Notification]

@@ -298,3 +298,20 @@ def test_refused_figures_need_the_view_permission_on_refused_deliveries(
     }
     assert ">refused<" not in html
     assert reverse("admin:bw_notifications_rejecteddelivery_changelist") not in html
+
+
+def test_an_account_asked_for_by_link_is_applied_with_a_single_account(
+    admin_client: Client, settings: Any
+) -> None:
+    # One account configured: the filter panel hides the account filter, but a link
+    # (the dashboard's, a bookmark) with ?account= must still filter, not show all.
+    settings.BW_NOTIFICATIONS_ACCOUNTS = {"east": {}}
+    east = _notification("east", timedelta(hours=1))
+    _notification("", timedelta(hours=1))
+    changelist = reverse("admin:bw_notifications_notification_changelist")
+    response = admin_client.get(changelist, {"account": "east"})
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [east.pk]
+    everything = admin_client.get(changelist)
+    assert len(everything.context["cl"].result_list) == 2
+    assert "?account=east" not in everything.content.decode()  # hidden without a choice
