@@ -533,10 +533,12 @@ def check_connect_timeout(**kwargs: Any) -> list[CheckMessage]:
             seconds = float(configured) if configured not in (None, "") else 0.0
         except (TypeError, ValueError):
             seconds = 0.0
-        # libpq: 0 or absent means wait forever.
-        if 0 < seconds <= budget / 2:
+        # libpq: 0 or absent means wait forever, and under 2 means 2 (its least).
+        waits = max(seconds, 2.0) if seconds > 0 else 0.0
+        if 0 < waits <= budget / 2:
             continue
-        shown = "none (libpq waits forever)" if seconds <= 0 else f"{configured} s"
+        least = " (libpq waits at least 2 s)" if waits != seconds else ""
+        shown = "none (libpq waits forever)" if waits <= 0 else f"{configured} s{least}"
         messages.append(
             Warning(
                 f"DATABASES[{alias!r}] has connect_timeout {shown}, against a time budget of "

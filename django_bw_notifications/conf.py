@@ -19,6 +19,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 PREFIX = "BW_NOTIFICATIONS_"
 
+#: The longest health threshold, in seconds (ten years): beyond it a duration is not
+#: one (``sys.maxsize`` overflows Python's dates); None says "never" where it may.
+LONGEST_DURATION = 10 * 365 * 24 * 3600
+
 #: What ``BW_NOTIFICATIONS_SILENT_AFTER = None`` does.
 SILENT_NEVER = "never report silence"
 
@@ -32,10 +36,17 @@ def duration_problem(name: str, value: object, *, none_means: str | None = None)
     check E014 and the properties below say the same."""
     if value is None and none_means is not None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf"):
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 < value <= LONGEST_DURATION
+    ):
         return None
     allowed = f", or None ({none_means})" if none_means is not None else ""
-    return f"{PREFIX}{name} must be a number of seconds above 0{allowed}, got {value!r}"
+    return (
+        f"{PREFIX}{name} must be a number of seconds above 0 and at most "
+        f"{LONGEST_DURATION:,} (ten years){allowed}, got {value!r}"
+    )
 
 
 class Settings:

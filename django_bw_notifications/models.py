@@ -286,7 +286,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         if self.order_type:
-            what = f"{self.order_type} {self.order_id or '(no order id)'} {self.status}"
+            parts = (self.order_type, self.order_id or "(no order id)", self.status)
+            what = " ".join(part for part in parts if part)
         else:
             what = f"event {self.event_type}"
         return f"{what} #{self.pk}"

@@ -231,6 +231,10 @@ def test_a_postgresql_database_without_a_short_connect_timeout_is_warned_under_d
         ("SILENT_AFTER", 0, False),
         ("SILENT_AFTER", -60, False),
         ("SILENT_AFTER", float("inf"), False),
+        ("SILENT_AFTER", float("nan"), False),
+        ("SILENT_AFTER", 10 * 365 * 24 * 3600, True),
+        ("SILENT_AFTER", 2**63 - 1, False),  # sys.maxsize as "never": None says that
+        ("STUCK_AFTER", 1e300, False),
         ("STUCK_AFTER", 900, True),
         ("STUCK_AFTER", None, False),
         ("STUCK_AFTER", "15m", False),

@@ -93,3 +93,21 @@ def test_an_unusable_time_budget_is_reported_once_by_its_own_check(
     found = ids(include_deployment_checks=True)
     assert "bw_notifications.E013" in found
     assert "bw_notifications.W009" not in found  # it needs the budget, and leaves it to E013
+
+
+def test_a_connect_timeout_of_1_counts_as_libpqs_least_2(
+    on_postgresql_without_timeout: dict[str, Any], monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    def warned() -> list[str]:
+        return [
+            m.msg
+            for m in run_checks(include_deployment_checks=True)
+            if m.id == "bw_notifications.W009"
+        ]
+
+    monkeypatch.setitem(on_postgresql_without_timeout, "OPTIONS", {"connect_timeout": 1})
+    settings.BW_NOTIFICATIONS_TIME_BUDGET = 3  # half is 1.5: libpq's 2 s is over it
+    [message] = warned()
+    assert "1 s (libpq waits at least 2 s)" in message
+    settings.BW_NOTIFICATIONS_TIME_BUDGET = 4
+    assert warned() == []

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from ..dispatch.scheduling import replay
 from ..models import AccountNumber, Notification, Order, parse_moment
 from ..ops.health import check_health
+from ..ops.views import WithinTimeBudget
 from .filters import filter_notifications, filter_numbers, filter_orders
 from .permissions import read_permissions, replay_permissions
 from .serializers import (
@@ -291,24 +292,28 @@ class ApiRoot(APIView):
         return Response(links)
 
 
-class Health(APIView):
+class Health(WithinTimeBudget):
     """Are notifications arriving and being handled: each endpoint's last delivery, stuck
-    and failed counts, and the problems to look at (ok is false when there are any)."""
+    and failed counts, and the problems to look at (ok is false when there are any).
+    ``503`` when the database does not answer within the time budget."""
 
     def get_permissions(self) -> list[BasePermission]:
         return read_permissions()
 
+    def database_unreadable(self, err: DatabaseError) -> Response:
+        return self._unavailable("The database did not answer within the time budget.")
+
     def get(self, request: Request, **kwargs: Any) -> Response:
         try:
-            health = check_health()
-        except DatabaseError:  # a lock or a stalled server, past the time budget
-            return Response(
-                {"detail": "The database did not answer within the time budget."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
+            health = check_health(deadline=self.deadline)
         except ImproperlyConfigured as err:  # a health threshold: E014 says so too
-            return Response({"detail": str(err)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return self._unavailable(str(err))
         return Response(health.as_dict())
+
+    def _unavailable(self, detail: str) -> Response:
+        response = Response({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # see ops.views._quiet
+        return response
 
 
 class Replay(APIView):

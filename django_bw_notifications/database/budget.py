@@ -60,12 +60,14 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
     )
     with watch as watched, transaction.atomic(using=using):
         if postgresql:
-            with connection.cursor() as cursor:
-                # Transaction-local, so gone at COMMIT.
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [f"{share_ms}ms"]
-                )
             try:
+                # Inside the try: a server that stops answering may hold this first
+                # statement too, and its severed connection must be closed the same way.
+                with connection.cursor() as cursor:
+                    # Transaction-local, so gone at COMMIT.
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', %s, true)", [f"{share_ms}ms"]
+                    )
                 yield
             except BaseException:
                 if watched is not None and watched.severed:
@@ -75,8 +77,9 @@ def bounded(using: str, deadline: float | None, statements: int = 1) -> Iterator
                     connection.close()
                 raise
             finally:
-                if nested:
-                    # Inside a caller's transaction it would outlive this block.
+                if nested and not (watched is not None and watched.severed):
+                    # Inside a caller's transaction it would outlive this block (a
+                    # severed connection is gone, and must not be reconnected here).
                     with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
                         cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
         else:

@@ -45,13 +45,17 @@ OTHER = "other"
 
 
 class NotificationsCollector(Collector):
-    """Yields every ``bw_notifications_*`` metric, measured when collected."""
+    """Yields every ``bw_notifications_*`` metric, measured when collected, before
+    ``deadline`` (a :func:`time.monotonic` instant; None: the time budget from then)."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.deadline = deadline
 
     def collect(self) -> Iterator[Metric]:
         # All the database's figures within one time budget (a lock or a stalled server
         # makes the scrape answer 503 in time), read before Bandwidth is asked, so that
         # no transaction stays open across that call.
-        deadline = read_deadline()
+        deadline = read_deadline() if self.deadline is None else self.deadline
         # The failed count comes exact from _notifications(): not counted twice.
         health = check_health(verdict_only=True, deadline=deadline)
         with bounded(router.db_for_read(Notification), deadline, statements=4):
@@ -66,10 +70,11 @@ class NotificationsCollector(Collector):
         yield from _subscriptions()
 
 
-def registry() -> CollectorRegistry:
-    """A registry holding only our collector (the process's default one is left alone)."""
+def registry(deadline: float | None = None) -> CollectorRegistry:
+    """A registry holding only our collector (the process's default one is left alone),
+    reading before ``deadline`` (None: the time budget from collection on)."""
     found = CollectorRegistry(auto_describe=False)
-    found.register(NotificationsCollector())
+    found.register(NotificationsCollector(deadline))
     return found
 
 

@@ -35,7 +35,7 @@ from ..intake.auth import challenge, credentials_accepted
 from ..models import Notification
 from .health import check_health, read_deadline
 
-__all__ = ["Metrics", "probe", "ready"]
+__all__ = ["Metrics", "WithinTimeBudget", "probe", "ready"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,36 @@ class _ScrapeCredentials(BasePermission):
         raise NotAuthenticated("Scraping needs one of BW_NOTIFICATIONS_METRICS_BASIC_AUTH.")
 
 
-class Metrics(APIView):
+class WithinTimeBudget(APIView):
+    """A DRF view whose whole request reads within the time budget: DRF's authentication
+    and permissions read the user (and the session) from the database before the view
+    runs, and on a persistent connection to a server that stopped answering they would
+    wait until the worker is killed. :attr:`deadline` is the request's, for the view's
+    own reads; a database error anywhere answers ``503``, kept out of ``django.request``'s
+    ERROR log (a poller would mail ``ADMINS`` every time)."""
+
+    #: When this request's reads give up (a :func:`time.monotonic` instant).
+    deadline: float
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        self.deadline = read_deadline()
+        # The session, the user, and (Basic) the password's user: three at most.
+        with bounded(router.db_for_read(get_user_model()), self.deadline, statements=3):
+            super().initial(request, *args, **kwargs)
+
+    def database_unreadable(self, err: DatabaseError) -> HttpResponse:
+        """The answer when the database cannot be read in time (a 503 in plain text)."""
+        return _unreadable()
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, DatabaseError):
+            return _quiet(self.database_unreadable(exc))
+        return super().handle_exception(exc)
+
+
+class Metrics(WithinTimeBudget):
     """Every ``bw_notifications_*`` metric in Prometheus' text format, measured now."""
 
     renderer_classes = [JSONRenderer]
@@ -190,12 +219,9 @@ class Metrics(APIView):
             return challenge("Bandwidth notifications metrics")
         return super().get_authenticate_header(request)
 
-    def handle_exception(self, exc: Exception) -> Any:
-        # DRF's authentication reads users from the database before get() runs.
-        if isinstance(exc, DatabaseError):
-            _scrape_outage.failed(exc)
-            return _unreadable()
-        return super().handle_exception(exc)
+    def database_unreadable(self, err: DatabaseError) -> HttpResponse:
+        _scrape_outage.failed(err)
+        return _unreadable()
 
     def get(self, request: Request, **kwargs: Any) -> HttpResponse:
         try:
@@ -211,7 +237,7 @@ class Metrics(APIView):
             )
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         try:
-            body = encoder(registry())
+            body = encoder(registry(self.deadline))
         except DatabaseError as err:
             _scrape_outage.failed(err)
             return _unreadable()

@@ -104,7 +104,7 @@ def test_a_replay_passes_over_a_held_row_and_says_why(stuck: Notification, recor
         other.execute(f"SELECT id FROM {TABLE} WHERE id = %s FOR UPDATE", [stuck.pk])
         by_id = run("bw_notifications_replay", str(stuck.pk))
         failed_only = run("bw_notifications_replay", "--failed")
-    assert f"skipped #{stuck.pk} " in by_id
+    assert f"skipped orders held #{stuck.pk}: being dispatched elsewhere" in by_id
     assert by_id.splitlines()[0].endswith(
         ": being dispatched elsewhere, or dispatched since this run began"
     )

@@ -346,7 +346,13 @@ def test_a_probe_outage_is_told_once_at_warning_and_its_end_once(
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("SILENT_AFTER", "1d"), ("SILENT_AFTER", 0), ("STUCK_AFTER", -5), ("STUCK_AFTER", None)],
+    [
+        ("SILENT_AFTER", "1d"),
+        ("SILENT_AFTER", 0),
+        ("SILENT_AFTER", 2**63 - 1),  # sys.maxsize as "never" overflows a date
+        ("STUCK_AFTER", -5),
+        ("STUCK_AFTER", None),
+    ],
 )
 def test_a_wrong_health_threshold_is_503_with_its_reason_never_500(
     client: Client, admin_client: Client, deliver: Any, settings: Any, name: str, value: Any
@@ -407,3 +413,18 @@ def test_metrics_label_order_types_the_catalog_does_not_know_other(
         if name == "bw_notifications_notifications"
     }
     assert types == {"orders": 1, "other": 3}
+
+
+def test_the_apis_health_is_503_when_authentication_cannot_read_the_database(
+    client: Client, caplog: Any
+) -> None:
+    # DRF reads the user before the view runs: that read is in the budget, and its
+    # failure an honest 503 that does not mail ADMINS through django.request.
+    with mock.patch(
+        "rest_framework.authentication.SessionAuthentication.authenticate",
+        side_effect=OperationalError("down"),
+    ):
+        response = client.get(reverse("bw_notifications_api:health"))
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The database did not answer within the time budget."}
+    assert not [r for r in caplog.records if r.name == "django.request"]
