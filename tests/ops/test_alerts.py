@@ -168,9 +168,13 @@ def test_the_alert_mail_is_the_problem_in_a_few_lines_not_an_error_report(
 ) -> None:
     import logging
 
+    import django
+
     from django_bw_notifications.ops.alerts import AlertEmailHandler, logger
 
-    settings.ADMINS = [("On call", "oncall@example.com")]
+    # Django 6.0 takes addresses; 5.2 only (name, address) pairs.
+    on_call = "oncall@example.com"
+    settings.ADMINS = [on_call] if django.VERSION >= (6, 0) else [("On call", on_call)]
     row = deliver(payload("01"))
     Notification.objects.filter(pk=row.pk).update(processing_state="failed")
     handler = AlertEmailHandler(level=logging.ERROR)
