@@ -103,6 +103,7 @@ class AlertEmailHandler(logging.Handler):
                     lines.append(f"{name}: {value}")
             lines.append(f"logger: {record.name}, level: {record.levelname}")
             subject = " ".join(text.split())[:200]  # a header: one line
-            mail.mail_admins(subject, "\n".join(lines), fail_silently=True)
+            # A mail failure is logging's to report (handleError), as for any handler.
+            mail.mail_admins(subject, "\n".join(lines))
         except Exception:
             self.handleError(record)
