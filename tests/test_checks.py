@@ -309,3 +309,20 @@ def test_no_receiver_on_any_notification_signal_is_warned_until_one_is_connected
         finally:
             disconnect.disconnect(receiver)
         assert warned()
+
+
+def test_a_weak_receiver_whose_function_is_gone_does_not_count_for_w013() -> None:
+    import gc
+
+    from django_bw_notifications.signals import notification_received
+    from tests.conftest import _project_receiver
+
+    notification_received.disconnect(_project_receiver)
+
+    def short_lived(sender: Any, **kwargs: Any) -> None: ...
+
+    notification_received.connect(short_lived)  # weak, the default
+    assert not any(m.id == "bw_notifications.W013" for m in run_checks())
+    del short_lived
+    gc.collect()
+    assert any(m.id == "bw_notifications.W013" for m in run_checks())

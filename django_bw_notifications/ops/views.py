@@ -237,10 +237,7 @@ class Metrics(WithinTimeBudget):
             )
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         try:
-            body = encoder(registry(self.deadline))
-        except DatabaseError as err:
-            _scrape_outage.failed(err)
-            return _unreadable()
+            body = encoder(registry(self.deadline))  # a DatabaseError: handle_exception's
         except ImproperlyConfigured as err:  # a health threshold: E014 says so too
             _scrape_outage.failed(err)
             return _unreadable(str(err))

@@ -306,15 +306,27 @@ def test_an_unhealthy_probe_is_not_an_error_for_django_request(client: Client, c
     assert not [r for r in caplog.records if r.name == "django.request"]
 
 
-def test_a_scrape_whose_authentication_cannot_read_the_database_is_503(
-    client: Client, caplog: Any
+@pytest.mark.parametrize(
+    ("url_name", "answer"),
+    [
+        ("bw_notifications_ops:metrics", b"the database cannot be read\n"),
+        (
+            "bw_notifications_api:health",
+            b'{"detail":"The database did not answer within the time budget."}',
+        ),
+    ],
+)
+def test_a_view_whose_authentication_cannot_read_the_database_is_503(
+    client: Client, caplog: Any, url_name: str, answer: bytes
 ) -> None:
+    # DRF reads the user before the view runs: that read is in the budget, and its
+    # failure an honest 503 that does not mail ADMINS through django.request.
     with mock.patch(
         "rest_framework.authentication.SessionAuthentication.authenticate",
         side_effect=OperationalError("down"),
     ):
-        response = client.get(reverse("bw_notifications_ops:metrics"))
-    assert (response.status_code, response.content) == (503, b"the database cannot be read\n")
+        response = client.get(reverse(url_name))
+    assert (response.status_code, response.content) == (503, answer)
     assert not [r for r in caplog.records if r.name == "django.request"]
 
 
@@ -413,18 +425,3 @@ def test_metrics_label_order_types_the_catalog_does_not_know_other(
         if name == "bw_notifications_notifications"
     }
     assert types == {"orders": 1, "other": 3}
-
-
-def test_the_apis_health_is_503_when_authentication_cannot_read_the_database(
-    client: Client, caplog: Any
-) -> None:
-    # DRF reads the user before the view runs: that read is in the budget, and its
-    # failure an honest 503 that does not mail ADMINS through django.request.
-    with mock.patch(
-        "rest_framework.authentication.SessionAuthentication.authenticate",
-        side_effect=OperationalError("down"),
-    ):
-        response = client.get(reverse("bw_notifications_api:health"))
-    assert response.status_code == 503
-    assert response.json() == {"detail": "The database did not answer within the time budget."}
-    assert not [r for r in caplog.records if r.name == "django.request"]
